@@ -1,0 +1,130 @@
+"""The one visible place for fixes to the installed OpenMMLab stack.
+
+bocb_mm runs on torch >= 2.6 and numpy 2 with mmengine 0.10.7 / mmcv 2.1.0, which predate
+both. Each fix below says what breaks without it; none edits an installed file, and each is
+applied once, when ``bocb_mm`` is imported (``apply_all``).
+
+1. Safe checkpoint loading. Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, and
+   mmengine calls it without the argument. A Runner checkpoint holds, besides tensors, the message
+   hub (``HistoryBuffer`` objects with numpy arrays and scalars), so loading it for ``resume`` or
+   ``init_cfg=dict(type='Pretrained')`` fails with "Weights only load failed". We keep
+   weights-only loading and allow-list exactly the types those checkpoints contain; a checkpoint
+   whose pickle names any other global (``os.system``, ``subprocess.Popen``, ...) is still refused.
+2. numpy 2: ``mmcv.image.adjust_hue`` computes ``np.uint8(hue_factor * 255)``, which raises
+   ``OverflowError`` for a negative shift under numpy 2 (numpy 1 wrapped it modulo 256). Any hue
+   jitter (mmpretrain ``ColorJitter``) reaches it; we route it through an equivalent that wraps
+   explicitly.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+_APPLIED = False
+
+
+# --------------------------------------------------------------------------------------------
+# 1. weights-only torch.load for mmengine / mmpretrain / mmdet / mmpose checkpoints
+# --------------------------------------------------------------------------------------------
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Restricted stand-in for ``builtins.getattr`` inside weights-only unpickling.
+
+    mmengine pickles ``HistoryBuffer._statistics_methods`` (``{'min': HistoryBuffer.min, ...}``)
+    as ``getattr(HistoryBuffer, 'min')``. Only that shape is resolved: a public method of
+    ``HistoryBuffer`` looked up on the class itself.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and not name.startswith('_') and callable(getattr(obj, name, None)):
+        return getattr(obj, name)
+    raise torch.serialization.pickle.UnpicklingError(
+        f'Refusing getattr({obj!r}, {name!r}) in a weights-only checkpoint: bocb_mm only allows '
+        'HistoryBuffer statistics methods')
+
+
+def _numpy_globals() -> list[Any]:
+    """numpy objects that a pickled ``ndarray``/scalar refers to, under numpy 1 and 2 names."""
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    out: list[Any] = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
+    # numpy-1-era checkpoints spell the module 'numpy.core.multiarray'
+    out += [(multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+            (multiarray.scalar, 'numpy.core.multiarray.scalar')]
+    # dtype classes (numpy >= 1.25 pickles e.g. numpy.dtypes.Float64DType)
+    out += sorted({type(np.dtype(c)) for c in np.typecodes['All'] if c not in 'MmV'} |
+                  {type(np.dtype('V8'))}, key=str)
+    return out
+
+
+def allow_checkpoint_globals() -> None:
+    """Allow-list, for weights-only ``torch.load``, what OpenMMLab checkpoints contain."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.logging.message_hub import MessageHub
+    import codecs
+    torch.serialization.add_safe_globals([
+        HistoryBuffer,
+        MessageHub,
+        (_history_buffer_getattr, 'builtins.getattr'),
+        (_history_buffer_getattr, '__builtin__.getattr'),
+        codecs.encode,  # numpy pickles raw bytes as codecs.encode(str, 'latin1')
+        *_numpy_globals(),
+    ])
+
+
+# --------------------------------------------------------------------------------------------
+# 2. numpy 2 guard for mmcv.adjust_hue
+# --------------------------------------------------------------------------------------------
+def _hue_shift(hue_factor: float) -> np.uint8:
+    """The uint8 hue shift numpy 1 produced for ``hue_factor`` (wrapping modulo 256)."""
+    return np.uint8(int(hue_factor * 255) % 256)
+
+
+def _patch_adjust_hue() -> None:
+    import mmcv
+    import mmcv.image
+    import mmcv.image.photometric as photometric
+    original: Callable = photometric.adjust_hue
+    if getattr(original, '_bocb_numpy2_guard', False):
+        return
+
+    @functools.wraps(original)
+    def adjust_hue(img: np.ndarray, hue_factor: float, backend: str | None = None) -> np.ndarray:
+        if hue_factor >= 0:
+            return original(img, hue_factor, backend=backend)
+        if not -0.5 <= hue_factor:
+            raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
+        # Same as mmcv, with the uint8 shift wrapped explicitly (as numpy 1 did implicitly).
+        if (backend or mmcv.image.io.imread_backend) == 'pillow':
+            from PIL import Image
+            h, s, v = Image.fromarray(img[..., ::-1], mode='RGB').convert('HSV').split()
+            np_h = np.array(h, dtype=np.uint8)
+            with np.errstate(over='ignore'):
+                np_h += _hue_shift(hue_factor)
+            rgb = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
+            return np.array(rgb, dtype=img.dtype)[..., ::-1]
+        import cv2
+        hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+        with np.errstate(over='ignore'):
+            hsv[..., 0] += _hue_shift(hue_factor)
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
+
+    adjust_hue._bocb_numpy2_guard = True  # type: ignore[attr-defined]
+    for module in (mmcv, mmcv.image, photometric):
+        module.adjust_hue = adjust_hue
+
+
+def apply_all() -> None:
+    """Apply every fix once (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    allow_checkpoint_globals()
+    try:
+        _patch_adjust_hue()
+    except ImportError:  # mmcv is optional for the optimizers-only use of bocb_mm
+        pass
+    _APPLIED = True
+
+
+apply_all()

@@ -1,0 +1,1 @@
+"""Optimizer wrappers, the BOCB parameter-group constructor and hooks."""

@@ -1,0 +1,1 @@
+"""Backbones that no installed library provides, and the zoo of the 20 paper backbones."""

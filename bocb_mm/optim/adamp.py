@@ -1,0 +1,190 @@
+"""AdamP: Adam that removes the radial update component on scale-invariant weights.
+
+Paper:
+    Byeongho Heo, Sanghyuk Chun, Seong Joon Oh, Dongyoon Han, Sangdoo Yun, Gyuwan Kim,
+    Youngjung Uh and Jung-Woo Ha. "AdamP: Slowing Down the Slowdown for Momentum Optimizers on
+    Scale-invariant Weights". ICLR 2021. arXiv:2006.08217.
+
+Official code:
+    https://github.com/clovaai/AdamP (PyPI package ``adamp``).
+
+Semantics follow the official release: Adam moments with bias correction
+(``denom = sqrt(v) / sqrt(1 - beta2^t) + eps``, step size ``lr / (1 - beta1^t)``), an optional
+Nesterov numerator ``beta1 * m + (1 - beta1) * grad``, the projection of
+:func:`bocb_mm.optim.sgdp.project_radial` on weights with more than one dimension, and decoupled
+weight decay ``p *= 1 - lr * weight_decay * ratio`` (``ratio = wd_ratio`` on projected weights).
+The projection is selected on device (no host sync), with the official numbers.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.optim._utils import (check_betas, check_nonneg, check_positive, check_unit_interval,
+                                  params_with_grad, use_foreach)
+from bocb_mm.optim.sgdp import Params, decay_factor, project_radial
+from bocb_mm.registry import OPTIMIZERS
+
+
+@OPTIMIZERS.register_module()
+class AdamP(Optimizer):
+    """Adam with projection for scale-invariant weights (AdamP).
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate, ``>= 0``.
+        betas: Coefficients of the running averages of the gradient and its square, each in
+            [0, 1).
+        eps: Added to the denominator and to norms in the projection, ``>= 0``.
+        weight_decay: Decoupled weight decay, ``>= 0``.
+        delta: Threshold of the cosine-similarity test, ``> 0``.
+        wd_ratio: Weight-decay multiplier on projected weights, in [0, 1].
+        nesterov: Use the Nesterov numerator ``beta1 * m + (1 - beta1) * grad``.
+        foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
+            when all parameters are on an accelerator.
+    """
+
+    def __init__(self,
+                 params: Params,
+                 lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8,
+                 weight_decay: float = 0.0,
+                 delta: float = 0.1,
+                 wd_ratio: float = 0.1,
+                 nesterov: bool = False,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_betas(betas, 2)
+        check_nonneg('eps', eps)
+        check_nonneg('weight_decay', weight_decay)
+        check_positive('delta', delta)
+        check_unit_interval('wd_ratio', wd_ratio, closed_right=True)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        delta=delta, wd_ratio=wd_ratio, nesterov=nesterov, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('nesterov', False)
+            group.setdefault('foreach', None)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimisation step.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params = params_with_grad(group, 'AdamP')
+            if not params:
+                continue
+            exp_avgs, exp_avg_sqs, steps = [], [], []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:
+                    state['step'] = 0
+                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state['exp_avg_sq'] = torch.zeros_like(p,
+                                                           memory_format=torch.preserve_format)
+                state['step'] += 1
+                exp_avgs.append(state['exp_avg'])
+                exp_avg_sqs.append(state['exp_avg_sq'])
+                steps.append(state['step'])
+            kwargs = dict(lr=group['lr'], betas=group['betas'], eps=group['eps'],
+                          weight_decay=group['weight_decay'], delta=group['delta'],
+                          wd_ratio=group['wd_ratio'], nesterov=group['nesterov'])
+            grads = [p.grad for p in params]
+            if use_foreach(group['foreach'], params):
+                # Tensors sharing device, dtype and step go through the same kernels.
+                buckets: dict[tuple, list[int]] = {}
+                for i, p in enumerate(params):
+                    buckets.setdefault((p.device, p.dtype, steps[i]), []).append(i)
+                for (_, _, step), idx in buckets.items():
+                    _multi_tensor_adamp([params[i] for i in idx], [grads[i] for i in idx],
+                                        [exp_avgs[i] for i in idx],
+                                        [exp_avg_sqs[i] for i in idx], step=step, **kwargs)
+            else:
+                _single_tensor_adamp(params, grads, exp_avgs, exp_avg_sqs, steps, **kwargs)
+        return loss
+
+
+def _single_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                         exp_avg_sqs: list[Tensor], steps: list[int], *, lr: float,
+                         betas: tuple[float, float], eps: float, weight_decay: float,
+                         delta: float, wd_ratio: float, nesterov: bool) -> None:
+    beta1, beta2 = betas
+    plain = 1 - lr * weight_decay * 1
+    reduced = 1 - lr * weight_decay * wd_ratio
+    for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(eps)
+        step_size = lr / bias_correction1
+        if nesterov:
+            update = (beta1 * exp_avg + (1 - beta1) * grad) / denom
+        else:
+            update = exp_avg / denom
+        if p.dim() > 1:
+            update, projected = project_radial(p, grad, update, delta, eps)
+            if weight_decay > 0:
+                p.mul_(decay_factor(p, projected, plain, reduced))
+        elif weight_decay > 0:
+            p.mul_(plain)
+        p.add_(update, alpha=-step_size)
+
+
+def _multi_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                        exp_avg_sqs: list[Tensor], *, step: int, lr: float,
+                        betas: tuple[float, float], eps: float, weight_decay: float,
+                        delta: float, wd_ratio: float, nesterov: bool) -> None:
+    beta1, beta2 = betas
+    plain = 1 - lr * weight_decay * 1
+    reduced = 1 - lr * weight_decay * wd_ratio
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+
+    torch._foreach_mul_(exp_avgs, beta1)
+    torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, math.sqrt(bias_correction2))
+    torch._foreach_add_(denom, eps)
+    step_size = lr / bias_correction1
+    if nesterov:
+        numer = torch._foreach_mul(exp_avgs, beta1)
+        torch._foreach_add_(numer, torch._foreach_mul(grads, 1 - beta1))
+        updates = torch._foreach_div(numer, denom)
+    else:
+        updates = torch._foreach_div(exp_avgs, denom)
+
+    nd = [i for i, p in enumerate(params) if p.dim() > 1]
+    flat = [i for i, p in enumerate(params) if p.dim() <= 1]
+    factors = []
+    for i in nd:
+        updates[i], projected = project_radial(params[i], grads[i], updates[i], delta, eps)
+        if weight_decay > 0:
+            factors.append(decay_factor(params[i], projected, plain, reduced))
+    if weight_decay > 0:
+        if nd:
+            torch._foreach_mul_([params[i] for i in nd], factors)
+        if flat:
+            torch._foreach_mul_([params[i] for i in flat], plain)
+    torch._foreach_add_(params, updates, alpha=-step_size)

@@ -1,0 +1,225 @@
+"""LAMB (NVLAMB variant, as NVIDIA apex ``FusedLAMB`` and timm ``Lamb``).
+
+Paper:
+    Yang You, Jing Li, Sashank Reddi, Jonathan Hseu, Sanjiv Kumar, Srinadh Bhojanapalli,
+    Xiaodan Song, James Demmel, Kurt Keutzer and Cho-Jui Hsieh. "Large Batch Optimization for
+    Deep Learning: Training BERT in 76 minutes". ICLR 2020. arXiv:1904.00962.
+
+Reference code:
+    https://github.com/NVIDIA/apex (``apex.optimizers.FusedLAMB``) and
+    https://github.com/huggingface/pytorch-image-models (``timm.optim.Lamb``).
+
+One step, with ``g`` the gradient divided by ``max(global_grad_norm / max_grad_norm, 1)``:
+
+.. code-block:: text
+
+    m <- beta1 * m + beta3 * g            (beta3 = 1 - beta1 if grad_averaging else 1)
+    v <- beta2 * v + (1 - beta2) * g^2
+    u <- (m / (1 - beta1^t)) / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    u <- u + weight_decay * p
+    r <- ||p|| / ||u||  (1 where either norm is 0; min(r, 1) with trust_clip)
+    p <- p - lr * r * u
+
+The trust ratio is applied only where ``weight_decay != 0`` unless ``always_adapt``. The global
+gradient norm is computed over all parameter groups on device, without a host sync.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Union
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.optim._utils import (check_betas, check_nonneg, params_with_grad, use_foreach)
+from bocb_mm.registry import OPTIMIZERS
+
+Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
+
+
+@OPTIMIZERS.register_module()
+class LAMB(Optimizer):
+    """LAMB optimizer (NVLAMB: global gradient clipping, decoupled trust ratio).
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate, ``>= 0``.
+        bias_correction: Correct the moment estimates for their zero initialisation.
+        betas: Coefficients of the running averages of the gradient and its square, each in
+            [0, 1).
+        eps: Added to the denominator, ``>= 0``.
+        weight_decay: Weight decay added to the Adam update (before the trust ratio), ``>= 0``.
+        grad_averaging: Scale the gradient by ``1 - beta1`` in the first moment.
+        max_grad_norm: Clip the global gradient norm (over all groups) to this value before
+            the update; ``None`` or 0 disables. Taken from the constructor, not per group.
+        trust_clip: Clip the trust ratio at 1 (LAMBC).
+        always_adapt: Apply the trust ratio also to parameters with ``weight_decay == 0``.
+        foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
+            when all parameters are on an accelerator.
+    """
+
+    def __init__(self,
+                 params: Params,
+                 lr: float = 1e-3,
+                 bias_correction: bool = True,
+                 betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-6,
+                 weight_decay: float = 0.01,
+                 grad_averaging: bool = True,
+                 max_grad_norm: float | None = 1.0,
+                 trust_clip: bool = False,
+                 always_adapt: bool = False,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_betas(betas, 2)
+        check_nonneg('eps', eps)
+        check_nonneg('weight_decay', weight_decay)
+        if max_grad_norm is not None:
+            check_nonneg('max_grad_norm', max_grad_norm)
+        defaults = dict(lr=lr, bias_correction=bias_correction, betas=tuple(betas), eps=eps,
+                        weight_decay=weight_decay, grad_averaging=grad_averaging,
+                        max_grad_norm=max_grad_norm, trust_clip=trust_clip,
+                        always_adapt=always_adapt, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.defaults.setdefault('max_grad_norm', 1.0)
+        for group in self.param_groups:
+            group.setdefault('bias_correction', True)
+            group.setdefault('grad_averaging', True)
+            group.setdefault('max_grad_norm', self.defaults['max_grad_norm'])
+            group.setdefault('trust_clip', False)
+            group.setdefault('always_adapt', False)
+            group.setdefault('foreach', None)
+
+    def _clip_divisor(self, grads: list[Tensor]) -> Tensor | None:
+        """``max(global_norm / max_grad_norm, 1)`` as a 0-d device tensor, or ``None``."""
+        max_grad_norm = self.defaults['max_grad_norm']
+        if not max_grad_norm or not grads:
+            return None
+        device = grads[0].device
+        norms = [n.to(device) for n in torch._foreach_norm(grads)]
+        global_norm = torch.linalg.vector_norm(torch.stack(norms))
+        return (global_norm / max_grad_norm).clamp_(min=1.0)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimisation step.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        group_params = [params_with_grad(group, 'LAMB') for group in self.param_groups]
+        clip = self._clip_divisor([p.grad for params in group_params for p in params])
+
+        for group, params in zip(self.param_groups, group_params):
+            if not params:
+                continue
+            exp_avgs, exp_avg_sqs, steps = [], [], []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:
+                    state['step'] = 0
+                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state['exp_avg_sq'] = torch.zeros_like(p,
+                                                           memory_format=torch.preserve_format)
+                state['step'] += 1
+                exp_avgs.append(state['exp_avg'])
+                exp_avg_sqs.append(state['exp_avg_sq'])
+                steps.append(state['step'])
+            beta1, _ = group['betas']
+            kwargs = dict(clip=clip, lr=group['lr'], bias_correction=group['bias_correction'],
+                          betas=group['betas'], eps=group['eps'],
+                          weight_decay=group['weight_decay'],
+                          beta3=1 - beta1 if group['grad_averaging'] else 1.0,
+                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'])
+            grads = [p.grad for p in params]
+            if use_foreach(group['foreach'], params):
+                # Tensors sharing device, dtype and step go through the same kernels.
+                buckets: dict[tuple, list[int]] = {}
+                for i, p in enumerate(params):
+                    buckets.setdefault((p.device, p.dtype, steps[i]), []).append(i)
+                for (_, _, step), idx in buckets.items():
+                    _multi_tensor_lamb([params[i] for i in idx], [grads[i] for i in idx],
+                                       [exp_avgs[i] for i in idx],
+                                       [exp_avg_sqs[i] for i in idx], step=step, **kwargs)
+            else:
+                _single_tensor_lamb(params, grads, exp_avgs, exp_avg_sqs, steps, **kwargs)
+        return loss
+
+
+def _bias_corrections(bias_correction: bool, betas: tuple[float, float],
+                      step: int) -> tuple[float, float]:
+    if not bias_correction:
+        return 1.0, 1.0
+    beta1, beta2 = betas
+    return 1 - beta1**step, 1 - beta2**step
+
+
+def _trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool) -> Tensor:
+    """``||p|| / ||u||``, 1 where either norm is 0, optionally clipped at 1 (no host sync)."""
+    ratio = torch.where(w_norm > 0, torch.where(u_norm > 0, w_norm / u_norm, 1.0), 1.0)
+    if trust_clip:
+        ratio = ratio.clamp(max=1.0)
+    return ratio
+
+
+def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                        exp_avg_sqs: list[Tensor], steps: list[int], *, clip: Tensor | None,
+                        lr: float, bias_correction: bool, betas: tuple[float, float],
+                        eps: float, weight_decay: float, beta3: float, trust_clip: bool,
+                        always_adapt: bool) -> None:
+    beta1, beta2 = betas
+    for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
+        bias_correction1, bias_correction2 = _bias_corrections(bias_correction, betas, step)
+        if clip is not None:
+            grad = torch.div(grad, clip)  # p.grad stays untouched
+        exp_avg.mul_(beta1).add_(grad, alpha=beta3)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = exp_avg_sq.sqrt().div_(math.sqrt(bias_correction2)).add_(eps)
+        update = torch.div(exp_avg, bias_correction1).div_(denom)
+        if weight_decay != 0:
+            update.add_(p, alpha=weight_decay)
+        if weight_decay != 0 or always_adapt:
+            w_norm = torch._foreach_norm([p])[0]
+            u_norm = torch._foreach_norm([update])[0]
+            update.mul_(_trust_ratio(w_norm, u_norm, trust_clip))
+        p.add_(update, alpha=-lr)
+
+
+def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                       exp_avg_sqs: list[Tensor], *, step: int, clip: Tensor | None, lr: float,
+                       bias_correction: bool, betas: tuple[float, float], eps: float,
+                       weight_decay: float, beta3: float, trust_clip: bool,
+                       always_adapt: bool) -> None:
+    beta1, beta2 = betas
+    bias_correction1, bias_correction2 = _bias_corrections(bias_correction, betas, step)
+    if clip is not None:
+        grads = torch._foreach_div(grads, clip.to(grads[0].device))  # p.grad stays untouched
+    torch._foreach_mul_(exp_avgs, beta1)
+    torch._foreach_add_(exp_avgs, grads, alpha=beta3)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, math.sqrt(bias_correction2))
+    torch._foreach_add_(denom, eps)
+    updates = torch._foreach_div(exp_avgs, bias_correction1)
+    torch._foreach_div_(updates, denom)
+    if weight_decay != 0:
+        torch._foreach_add_(updates, params, alpha=weight_decay)
+    if weight_decay != 0 or always_adapt:
+        w_norms = torch.stack(torch._foreach_norm(params))
+        u_norms = torch.stack(torch._foreach_norm(updates))
+        ratios = _trust_ratio(w_norms, u_norms, trust_clip)
+        torch._foreach_mul_(updates, list(ratios.unbind()))
+    torch._foreach_add_(params, updates, alpha=-lr)

@@ -1,0 +1,191 @@
+"""LARS / LARC: SGD with layer-wise adaptive rate scaling.
+
+Paper:
+    Yang You, Igor Gitman and Boris Ginsburg. "Large Batch Training of Convolutional Networks".
+    arXiv:1708.03888, 2017.
+
+Reference code:
+    https://github.com/huggingface/pytorch-image-models/blob/main/timm/optim/lars.py
+    (``timm.optim.Lars``; LARC clipping as in https://github.com/NVIDIA/apex
+    ``apex.parallel.LARC``).
+
+One step, where the adaptation applies only if ``weight_decay != 0`` or ``always_adapt``:
+
+.. code-block:: text
+
+    r <- trust_coeff * ||p|| / (||g|| + weight_decay * ||p|| + eps)   (1 where a norm is 0)
+    r <- min(r / lr, 1)                                                (trust_clip, LARC)
+    g <- r * (g + weight_decay * p)
+    buf <- g (first step) else momentum * buf + (1 - dampening) * g
+    g <- g + momentum * buf (nesterov) else buf                        (if momentum != 0)
+    p <- p - lr * g
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Union
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.optim._utils import (check_nonneg, check_positive, check_unit_interval,
+                                  params_with_grad, use_foreach)
+from bocb_mm.registry import OPTIMIZERS
+
+Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
+
+
+@OPTIMIZERS.register_module()
+class LARS(Optimizer):
+    """LARS optimizer (SGD with layer-wise trust ratio; LARC with ``trust_clip``).
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate, ``>= 0``.
+        momentum: Momentum factor in [0, 1).
+        dampening: Dampening of the update added to the momentum buffer, in [0, 1].
+        weight_decay: L2 penalty added to the gradient before the trust ratio, ``>= 0``.
+        nesterov: Use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        trust_coeff: Trust coefficient of the layer-wise learning rate, ``> 0``.
+        eps: Added to the trust-ratio denominator, ``>= 0``.
+        trust_clip: Clip the adapted learning rate at ``lr`` (LARC).
+        always_adapt: Apply the trust ratio also to parameters with ``weight_decay == 0``.
+        foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
+            when all parameters are on an accelerator.
+    """
+
+    def __init__(self,
+                 params: Params,
+                 lr: float = 1.0,
+                 momentum: float = 0.0,
+                 dampening: float = 0.0,
+                 weight_decay: float = 0.0,
+                 nesterov: bool = False,
+                 trust_coeff: float = 1e-3,
+                 eps: float = 1e-8,
+                 trust_clip: bool = False,
+                 always_adapt: bool = False,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_unit_interval('momentum', momentum)
+        check_unit_interval('dampening', dampening, closed_right=True)
+        check_nonneg('weight_decay', weight_decay)
+        check_positive('trust_coeff', trust_coeff)
+        check_nonneg('eps', eps)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f'Invalid nesterov: {nesterov!r}; nesterov momentum needs '
+                             f'momentum > 0 (got {momentum!r}) and dampening == 0 '
+                             f'(got {dampening!r})')
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, trust_coeff=trust_coeff,
+                        eps=eps, trust_clip=trust_clip, always_adapt=always_adapt,
+                        foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('nesterov', False)
+            group.setdefault('trust_clip', False)
+            group.setdefault('always_adapt', False)
+            group.setdefault('foreach', None)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimisation step.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params = params_with_grad(group, 'LARS')
+            if not params:
+                continue
+            momentum = group['momentum']
+            bufs: list[Tensor | None] = [
+                self.state[p].get('momentum_buffer') if momentum != 0 else None for p in params]
+            kwargs = dict(lr=group['lr'], momentum=momentum, dampening=group['dampening'],
+                          weight_decay=group['weight_decay'], nesterov=group['nesterov'],
+                          trust_coeff=group['trust_coeff'], eps=group['eps'],
+                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'])
+            grads = [p.grad for p in params]
+            if use_foreach(group['foreach'], params):
+                buckets: dict[tuple, list[int]] = {}
+                for i, p in enumerate(params):
+                    buckets.setdefault((p.device, p.dtype), []).append(i)
+                for idx in buckets.values():
+                    sub = [bufs[i] for i in idx]
+                    _multi_tensor_lars([params[i] for i in idx], [grads[i] for i in idx], sub,
+                                       **kwargs)
+                    for i, buf in zip(idx, sub):
+                        bufs[i] = buf
+            else:
+                _single_tensor_lars(params, grads, bufs, **kwargs)
+            if momentum != 0:  # buffers are created on the first step
+                for p, buf in zip(params, bufs):
+                    self.state[p]['momentum_buffer'] = buf
+        return loss
+
+
+def _trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay: float,
+                 trust_coeff: float, eps: float, trust_clip: bool) -> Tensor:
+    """Layer-wise LARS ratio (elementwise over stacked norms, no host sync)."""
+    ratio = trust_coeff * w_norm / (g_norm + w_norm * weight_decay + eps)
+    ratio = torch.where(w_norm > 0, torch.where(g_norm > 0, ratio, 1.0), 1.0)
+    if trust_clip:
+        ratio = torch.clamp(ratio / lr, max=1.0)
+    return ratio
+
+
+def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None],
+                        *, lr: float, momentum: float, dampening: float, weight_decay: float,
+                        nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
+                        always_adapt: bool) -> None:
+    for i, p in enumerate(params):
+        grad = grads[i]
+        if weight_decay != 0 or always_adapt:
+            w_norm, g_norm = torch._foreach_norm([p, grad])
+            ratio = _trust_ratio(w_norm, g_norm, lr=lr, weight_decay=weight_decay,
+                                 trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
+            grad = grad.add(p, alpha=weight_decay).mul_(ratio)  # p.grad stays untouched
+        if momentum != 0:
+            buf = bufs[i]
+            if buf is None:
+                buf = bufs[i] = torch.clone(grad).detach()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+            grad = grad.add(buf, alpha=momentum) if nesterov else buf
+        p.add_(grad, alpha=-lr)
+
+
+def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *,
+                       lr: float, momentum: float, dampening: float, weight_decay: float,
+                       nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
+                       always_adapt: bool) -> None:
+    if weight_decay != 0 or always_adapt:
+        w_norms = torch.stack(torch._foreach_norm(params))
+        g_norms = torch.stack(torch._foreach_norm(grads))
+        ratios = _trust_ratio(w_norms, g_norms, lr=lr, weight_decay=weight_decay,
+                              trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)  # p.grad stays untouched
+        torch._foreach_mul_(grads, list(ratios.unbind()))
+    if momentum != 0:
+        old = [i for i, buf in enumerate(bufs) if buf is not None]
+        if old:
+            old_bufs = [bufs[i] for i in old]
+            torch._foreach_mul_(old_bufs, momentum)
+            torch._foreach_add_(old_bufs, [grads[i] for i in old], alpha=1 - dampening)
+        for i, buf in enumerate(bufs):
+            if buf is None:
+                bufs[i] = torch.clone(grads[i]).detach()
+        full_bufs: list[Tensor] = bufs  # type: ignore[assignment]
+        grads = torch._foreach_add(grads, full_bufs, alpha=momentum) if nesterov else full_bufs
+    torch._foreach_add_(params, grads, alpha=-lr)

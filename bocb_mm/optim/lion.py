@@ -1,0 +1,118 @@
+"""Lion (EvoLved Sign Momentum).
+
+Paper:
+    Xiangning Chen, Chen Liang, Da Huang, Esteban Real, Kaiyuan Wang, Yao Liu, Hieu Pham,
+    Xuanyi Dong, Thang Luong, Cho-Jui Hsieh, Yifeng Lu and Quoc V. Le. "Symbolic Discovery of
+    Optimization Algorithms". NeurIPS 2023. arXiv:2302.06675.
+
+Official code:
+    https://github.com/google/automl/tree/master/lion
+
+One step (Algorithm 2 of the paper, decoupled weight decay):
+
+.. code-block:: text
+
+    p <- p * (1 - lr * weight_decay)
+    c <- beta1 * m + (1 - beta1) * g
+    p <- p - lr * sign(c)
+    m <- beta2 * m + (1 - beta2) * g
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Union
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.optim._utils import check_betas, check_nonneg, params_with_grad, use_foreach
+from bocb_mm.registry import OPTIMIZERS
+
+Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
+
+
+@OPTIMIZERS.register_module()
+class Lion(Optimizer):
+    """Lion optimizer.
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate, ``>= 0`` (typically 3-10x smaller than AdamW's).
+        betas: ``(beta1, beta2)``: interpolation factor of the update direction and decay of
+            the momentum, each in [0, 1).
+        weight_decay: Decoupled weight decay, ``>= 0`` (``p *= 1 - lr * weight_decay``).
+        foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
+            when all parameters are on an accelerator.
+    """
+
+    def __init__(self,
+                 params: Params,
+                 lr: float = 1e-4,
+                 betas: tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_betas(betas, 2)
+        check_nonneg('weight_decay', weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('foreach', None)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimisation step.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params = params_with_grad(group, 'Lion')
+            if not params:
+                continue
+            exp_avgs = []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:
+                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avgs.append(state['exp_avg'])
+            fn = _multi_tensor_lion if use_foreach(group['foreach'], params) else \
+                _single_tensor_lion
+            fn(params, [p.grad for p in params], exp_avgs, lr=group['lr'],
+               betas=group['betas'], weight_decay=group['weight_decay'])
+        return loss
+
+
+def _single_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], *,
+                        lr: float, betas: tuple[float, float], weight_decay: float) -> None:
+    beta1, beta2 = betas
+    for p, grad, exp_avg in zip(params, grads, exp_avgs):
+        if weight_decay != 0:
+            p.mul_(1 - lr * weight_decay)
+        update = torch.mul(exp_avg, beta1).add_(grad, alpha=1 - beta1).sign_()
+        p.add_(update, alpha=-lr)
+        exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
+
+
+def _multi_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], *,
+                       lr: float, betas: tuple[float, float], weight_decay: float) -> None:
+    beta1, beta2 = betas
+    if weight_decay != 0:
+        torch._foreach_mul_(params, 1 - lr * weight_decay)
+    updates = torch._foreach_mul(exp_avgs, beta1)
+    torch._foreach_add_(updates, grads, alpha=1 - beta1)
+    torch._foreach_sign_(updates)
+    torch._foreach_add_(params, updates, alpha=-lr)
+    torch._foreach_mul_(exp_avgs, beta2)
+    torch._foreach_add_(exp_avgs, grads, alpha=1 - beta2)

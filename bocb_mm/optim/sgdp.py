@@ -1,0 +1,208 @@
+"""SGDP: SGD that removes the radial update component on scale-invariant weights.
+
+Paper:
+    Byeongho Heo, Sanghyuk Chun, Seong Joon Oh, Dongyoon Han, Sangdoo Yun, Gyuwan Kim,
+    Youngjung Uh and Jung-Woo Ha. "AdamP: Slowing Down the Slowdown for Momentum Optimizers on
+    Scale-invariant Weights". ICLR 2021. arXiv:2006.08217.
+
+Official code:
+    https://github.com/clovaai/AdamP (PyPI package ``adamp``).
+
+Semantics follow the official release: the momentum buffer starts at zero and is updated as
+``buf = momentum * buf + (1 - dampening) * grad``; for weights with more than one dimension the
+update is projected onto the tangent space of the weight when the gradient is (nearly)
+orthogonal to the weight in the per-output-channel view, else in the whole-layer view
+(``max |cos| < delta / sqrt(view_dim)``), and in that case the decoupled weight decay is scaled
+by ``wd_ratio``. Weight decay is ``p *= 1 - lr * weight_decay * ratio / (1 - momentum)``.
+
+The official code decides the projection with a Python ``if`` per tensor (a host-device sync on
+accelerators). Here both views are computed and selected with :func:`torch.where`, which gives
+the same numbers without a sync.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.optim._utils import (check_nonneg, check_positive, check_unit_interval,
+                                  params_with_grad, use_foreach)
+from bocb_mm.registry import OPTIMIZERS
+
+Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
+
+
+def project_radial(param: Tensor, grad: Tensor, update: Tensor, delta: float,
+                   eps: float) -> tuple[Tensor, Tensor]:
+    """Remove the radial component of ``update`` if ``param`` looks scale invariant.
+
+    The channel view (``param.reshape(param.size(0), -1)``) is tried first, then the layer view
+    (``param.reshape(1, -1)``). A view is used when the largest absolute cosine similarity
+    between gradient rows and weight rows is below ``delta / sqrt(row_length)``. Both
+    candidates are computed and chosen on device, so no host synchronisation happens.
+
+    Args:
+        param: The weight (``ndim > 1``).
+        grad: Its gradient (used only for the cosine-similarity test).
+        update: The update direction to project.
+        delta: Threshold of the cosine-similarity test.
+        eps: Added to norms (as in the official code).
+
+    Returns:
+        The (possibly projected) update as a new tensor, and a 0-d bool tensor that is true
+        where a projection happened (the caller then scales weight decay by ``wd_ratio``).
+    """
+    expand = (-1,) + (1,) * (param.dim() - 1)
+    candidates = []
+    for rows in (param.size(0), 1):
+        p_view = param.reshape(rows, -1)
+        cos = F.cosine_similarity(grad.reshape(rows, -1), p_view, dim=1, eps=eps).abs_()
+        hit = cos.max() < delta / math.sqrt(p_view.size(1))
+        p_unit = param / p_view.norm(dim=1).view(expand).add_(eps)
+        radial = (p_unit * update).reshape(rows, -1).sum(dim=1).view(expand)
+        candidates.append((hit, update - p_unit * radial))
+    (hit_channel, proj_channel), (hit_layer, proj_layer) = candidates
+    out = torch.where(hit_channel, proj_channel, torch.where(hit_layer, proj_layer, update))
+    return out, hit_channel | hit_layer
+
+
+def decay_factor(param: Tensor, projected: Tensor, plain: float, reduced: float) -> Tensor:
+    """0-d tensor: ``reduced`` where ``projected`` else ``plain``, in the dtype of ``param``."""
+    return torch.where(projected, param.new_full((), reduced), plain)
+
+
+@OPTIMIZERS.register_module()
+class SGDP(Optimizer):
+    """SGD with momentum and projection for scale-invariant weights (SGDP).
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate (required), ``>= 0``.
+        momentum: Momentum factor in [0, 1).
+        dampening: Dampening of the gradient added to the momentum buffer, in [0, 1].
+        weight_decay: Decoupled weight decay, ``>= 0``; applied as
+            ``p *= 1 - lr * weight_decay * ratio / (1 - momentum)``, ``ratio`` being
+            ``wd_ratio`` on projected weights and 1 elsewhere.
+        nesterov: Use Nesterov momentum (``grad + momentum * buf``).
+        eps: Added to norms in the projection, ``>= 0``.
+        delta: Threshold of the cosine-similarity test, ``> 0``.
+        wd_ratio: Weight-decay multiplier on projected weights, in [0, 1].
+        foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
+            when all parameters are on an accelerator.
+    """
+
+    def __init__(self,
+                 params: Params,
+                 lr: float,
+                 momentum: float = 0.0,
+                 dampening: float = 0.0,
+                 weight_decay: float = 0.0,
+                 nesterov: bool = False,
+                 eps: float = 1e-8,
+                 delta: float = 0.1,
+                 wd_ratio: float = 0.1,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_unit_interval('momentum', momentum)
+        check_unit_interval('dampening', dampening, closed_right=True)
+        check_nonneg('weight_decay', weight_decay)
+        check_nonneg('eps', eps)
+        check_positive('delta', delta)
+        check_unit_interval('wd_ratio', wd_ratio, closed_right=True)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, eps=eps, delta=delta,
+                        wd_ratio=wd_ratio, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('nesterov', False)
+            group.setdefault('foreach', None)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimisation step.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params = params_with_grad(group, 'SGDP')
+            if not params:
+                continue
+            bufs = []
+            for p in params:
+                state = self.state[p]
+                if len(state) == 0:
+                    state['momentum'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                bufs.append(state['momentum'])
+            fn = _multi_tensor_sgdp if use_foreach(group['foreach'], params) else \
+                _single_tensor_sgdp
+            fn(params, [p.grad for p in params], bufs, lr=group['lr'],
+               momentum=group['momentum'], dampening=group['dampening'],
+               weight_decay=group['weight_decay'], nesterov=group['nesterov'], eps=group['eps'],
+               delta=group['delta'], wd_ratio=group['wd_ratio'])
+        return loss
+
+
+def _decay_values(lr: float, weight_decay: float, wd_ratio: float,
+                  momentum: float) -> tuple[float, float]:
+    """Multipliers ``p *= value`` for unprojected and projected weights (official order)."""
+    plain = 1 - lr * weight_decay * 1 / (1 - momentum)
+    reduced = 1 - lr * weight_decay * wd_ratio / (1 - momentum)
+    return plain, reduced
+
+
+def _single_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor], *,
+                        lr: float, momentum: float, dampening: float, weight_decay: float,
+                        nesterov: bool, eps: float, delta: float, wd_ratio: float) -> None:
+    plain, reduced = _decay_values(lr, weight_decay, wd_ratio, momentum)
+    for p, grad, buf in zip(params, grads, bufs):
+        buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+        update = grad + momentum * buf if nesterov else buf
+        if p.dim() > 1:
+            update, projected = project_radial(p, grad, update, delta, eps)
+            if weight_decay > 0:
+                p.mul_(decay_factor(p, projected, plain, reduced))
+        elif weight_decay > 0:
+            p.mul_(plain)
+        p.add_(update, alpha=-lr)
+
+
+def _multi_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor], *,
+                       lr: float, momentum: float, dampening: float, weight_decay: float,
+                       nesterov: bool, eps: float, delta: float, wd_ratio: float) -> None:
+    plain, reduced = _decay_values(lr, weight_decay, wd_ratio, momentum)
+    torch._foreach_mul_(bufs, momentum)
+    torch._foreach_add_(bufs, grads, alpha=1 - dampening)
+    if nesterov:
+        updates = torch._foreach_add(grads, torch._foreach_mul(bufs, momentum))
+    else:
+        updates = list(bufs)
+
+    nd = [i for i, p in enumerate(params) if p.dim() > 1]
+    flat = [i for i, p in enumerate(params) if p.dim() <= 1]
+    factors = []
+    for i in nd:
+        updates[i], projected = project_radial(params[i], grads[i], updates[i], delta, eps)
+        if weight_decay > 0:
+            factors.append(decay_factor(params[i], projected, plain, reduced))
+    if weight_decay > 0:
+        if nd:
+            torch._foreach_mul_([params[i] for i in nd], factors)
+        if flat:
+            torch._foreach_mul_([params[i] for i in flat], plain)
+    torch._foreach_add_(params, updates, alpha=-lr)

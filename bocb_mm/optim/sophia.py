@@ -1,0 +1,185 @@
+"""SophiaG: sign momentum clipped by an EMA of a Gauss-Newton-Bartlett diagonal Hessian estimate.
+
+Paper:
+    Hong Liu, Zhiyuan Li, David Hall, Percy Liang, Tengyu Ma. "Sophia: A Scalable Stochastic
+    Second-order Optimizer for Language Model Pre-training". ICLR 2024. arXiv:2305.14342.
+
+Official code:
+    https://github.com/Liuhong99/Sophia (``sophia.py``, class ``SophiaG``), the semantics followed
+    here; PyPI ``sophia-opt`` (import name ``sophia_opt``) packages it unchanged.
+
+The update at step ``t`` (element-wise)::
+
+    p  = p * (1 - lr * weight_decay)                      # decoupled decay
+    m  = beta1 * m + (1 - beta1) * g                      # g = -grad if maximize
+    p  = p - lr * sign(m) * min(|m| / (rho * bs * h + 1e-15), 1)
+
+and, every ``k`` steps, the training loop calls :meth:`SophiaG.update_hessian` after a backward
+pass of the loss on labels *sampled from the model's own output* (the GNB estimator), which folds
+the current ``.grad`` into the Hessian EMA ``h = beta2 * h + (1 - beta2) * grad * grad``. ``h``
+starts at zero, so until the first ``update_hessian`` every step is the clipped ``lr * sign(m)``
+(a Lion-like step without interpolation).
+
+``bs`` is the official ``step(bs=...)`` argument (tokens per batch in the paper, default 5120); it
+scales the Hessian term, so ``rho * bs`` is the effective clipping constant. Here it is also a
+constructor / param-group option, so that mmengine's plain ``optimizer.step()`` uses the configured
+value; ``step(bs=...)`` still overrides it for one step.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bocb_mm.registry import OPTIMIZERS
+
+from ._utils import check_betas, check_nonneg, check_positive, params_with_grad, use_foreach
+
+__all__ = ['SophiaG']
+
+
+@OPTIMIZERS.register_module()
+class SophiaG(Optimizer):
+    """SophiaG (Liu et al., 2023), official semantics and defaults.
+
+    Args:
+        params: Iterable of parameters or dicts defining parameter groups.
+        lr: Learning rate, >= 0. Default: 1e-4.
+        betas: Coefficients of the gradient EMA and of the Hessian EMA, each in [0, 1).
+            Default: (0.965, 0.99).
+        rho: Clipping scale of the preconditioned step, > 0. Default: 0.04.
+        weight_decay: Decoupled weight decay, >= 0. Default: 0.1.
+        maximize: Maximize the objective instead of minimizing it. Default: False.
+        bs: Batch-size factor multiplying ``rho`` (the official ``step(bs=...)``), > 0.
+            Default: 5120.
+        eps: Term added to the denominator, >= 0; the official code hard-codes 1e-15.
+            Default: 1e-15.
+        foreach: Multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it for
+            accelerator parameters and the per-tensor loop on CPU. Default: None.
+    """
+
+    def __init__(self,
+                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 lr: float = 1e-4,
+                 betas: tuple[float, float] = (0.965, 0.99),
+                 rho: float = 0.04,
+                 weight_decay: float = 1e-1,
+                 *,
+                 maximize: bool = False,
+                 bs: float = 5120,
+                 eps: float = 1e-15,
+                 foreach: bool | None = None) -> None:
+        check_nonneg('lr', lr)
+        check_betas(betas)
+        check_positive('rho', rho)
+        check_nonneg('weight_decay', weight_decay)
+        check_positive('bs', bs)
+        check_nonneg('eps', eps)
+        defaults = dict(lr=lr, betas=tuple(betas), rho=rho, weight_decay=weight_decay,
+                        maximize=maximize, bs=bs, eps=eps, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('maximize', False)
+            group.setdefault('bs', 5120)
+            group.setdefault('eps', 1e-15)
+            group.setdefault('foreach', None)
+            group.pop('capturable', None)  # official option, not used here
+        for s in self.state.values():
+            if isinstance(s.get('step'), Tensor):
+                s['step'] = int(s['step'].item())  # once, at load time, from the official class
+
+    def _init_state(self, p: Tensor) -> dict[str, Any]:
+        state = self.state[p]
+        if len(state) == 0:
+            state['step'] = 0
+            state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state['hessian'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
+
+    @torch.no_grad()
+    def update_hessian(self) -> None:
+        """Fold the current gradients into the Hessian EMA: ``h = beta2 h + (1 - beta2) g*g``.
+
+        Call it after the backward pass of the GNB loss (labels sampled from the model's output).
+        """
+        for group in self.param_groups:
+            params = params_with_grad(group, 'SophiaG')
+            if not params:
+                continue
+            _, beta2 = group['betas']
+            hessians = [self._init_state(p)['hessian'] for p in params]
+            grads = [p.grad for p in params]
+            if use_foreach(group['foreach'], params):
+                torch._foreach_mul_(hessians, beta2)
+                torch._foreach_addcmul_(hessians, grads, grads, value=1 - beta2)
+            else:
+                for h, g in zip(hessians, grads):
+                    h.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None, bs: float | None = None) -> Any:
+        """Perform one optimization step.
+
+        Args:
+            closure: Re-evaluates the model and returns the loss (run with grad enabled).
+            bs: Batch-size factor for this step only; None uses the group's ``bs``.
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params = params_with_grad(group, 'SophiaG')
+            if not params:
+                continue
+            exp_avgs, hessians = [], []
+            for p in params:
+                state = self._init_state(p)
+                state['step'] += 1
+                exp_avgs.append(state['exp_avg'])
+                hessians.append(state['hessian'])
+            grads = [p.grad for p in params]
+            beta1, _ = group['betas']
+            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
+            fn(params, grads, exp_avgs, hessians, beta1=beta1, lr=group['lr'],
+               rho=group['rho'], bs=group['bs'] if bs is None else bs, eps=group['eps'],
+               weight_decay=group['weight_decay'], maximize=group['maximize'])
+        return loss
+
+
+def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                   hessians: list[Tensor], *, beta1: float, lr: float, rho: float, bs: float,
+                   eps: float, weight_decay: float, maximize: bool) -> None:
+    for p, grad, exp_avg, hess in zip(params, grads, exp_avgs, hessians):
+        if maximize:
+            grad = -grad
+        p.mul_(1 - lr * weight_decay)
+        exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+        ratio = exp_avg.abs().div_(hess * (rho * bs) + eps).clamp_max_(1)
+        p.addcmul_(exp_avg.sign(), ratio, value=-lr)
+
+
+def _multi_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                  hessians: list[Tensor], *, beta1: float, lr: float, rho: float, bs: float,
+                  eps: float, weight_decay: float, maximize: bool) -> None:
+    if maximize:
+        grads = torch._foreach_neg(grads)
+    torch._foreach_mul_(params, 1 - lr * weight_decay)
+    torch._foreach_mul_(exp_avgs, beta1)
+    torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
+    denom = torch._foreach_mul(hessians, rho * bs)
+    torch._foreach_add_(denom, eps)
+    ratio = torch._foreach_abs(exp_avgs)
+    torch._foreach_div_(ratio, denom)
+    del denom
+    torch._foreach_clamp_max_(ratio, 1)
+    torch._foreach_addcmul_(params, torch._foreach_sign(exp_avgs), ratio, value=-lr)

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Bring a machine (Python 3.11, nothing else) to a working bocb_mm environment. Idempotent.
+#
+#   bash tools/setup/setup_env.sh            # env in $BOCB_VENV (default ~/.cache/bocb_mm/venv)
+#   PYTHON=/path/to/python bash tools/setup/setup_env.sh   # install into your own env instead,
+#                                            # keeping the torch it has (e.g. your CUDA build)
+#
+# What it installs, and the breakages of this stack it works around (measured on torch 2.14.1,
+# numpy 2.4, Python 3.11):
+#   torch 2.14.1 + torchvision 0.29.1 (only when the env has no torch);
+#   mmcv 2.1.0 with compiled ops, built from the sdist by tools/setup/build_mmcv.py (C++ standard
+#     raised to what torch's headers need, no build isolation) and cached as a wheel under
+#     $BOCB_CACHE (default ~/.cache/bocb_mm/wheels) so later runs skip the ~25 min build; with CUDA
+#     (or FORCE_CUDA=1) the CUDA ops are built too;
+#   mmengine 0.10.7, mmpretrain 1.2.0, mmdet 3.3.0 (refuses mmcv >= 2.2, hence mmcv 2.1.0);
+#   mmpose 1.3.2 without its `chumpy` dependency (does not build on Python 3.11, SMPL-only);
+#   xtcocotools built from source against the installed numpy (PyPI's wheel is numpy-1 only);
+#   setuptools < 82 (mmcv's setup.py and mmengine's `mmdet::` config bases use pkg_resources);
+#   bocb_mm itself in editable mode with its test requirements.
+# Runtime fixes of the installed stack live in bocb_mm/compat.py, not here.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${BOCB_CACHE:-$HOME/.cache/bocb_mm}
+VENV=${BOCB_VENV:-$CACHE/venv}
+TORCH_SPEC=${BOCB_TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+T0=$(date +%s)
+
+step() { printf '[setup %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+  step "installing into the given environment: $PY"
+else
+  PY=$VENV/bin/python
+  if [ ! -x "$PY" ]; then
+    step "creating virtual environment $VENV"
+    python3 -m venv "$VENV"
+  fi
+fi
+PIP=("$PY" -m pip --disable-pip-version-check)
+
+# Fast path: nothing changed since the last complete set-up, and the stack imports.
+STAMP_KEY=$(cat "$ROOT"/requirements/*.txt "$ROOT/tools/setup/setup_env.sh" \
+  "$ROOT/tools/setup/build_mmcv.py" "$ROOT/setup.py" | sha1sum | cut -c1-16)
+STAMP=$("$PY" -c 'import sys; print(sys.prefix)')/.bocb_mm_setup
+check_stack() {
+  "$PY" - <<'EOF' 2>/dev/null
+import mmcv, mmcv.ops, mmengine, mmpretrain.models, mmdet.models, mmpose.models, xtcocotools.coco
+import bocb_mm
+assert mmcv.__version__ == '2.1.0', mmcv.__version__
+EOF
+}
+if [ "$(cat "$STAMP" 2>/dev/null)" = "$STAMP_KEY:$ROOT" ] && check_stack; then
+  step "environment up to date ($PY)"
+  exit 0
+fi
+
+step "build tools: setuptools<82, wheel, ninja, cython"
+"${PIP[@]}" install -q 'setuptools<82' wheel ninja psutil cython
+
+if "$PY" -c 'import torch, torchvision' 2>/dev/null; then
+  step "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
+else
+  step "installing $TORCH_SPEC (a few minutes)"
+  # shellcheck disable=SC2086
+  "${PIP[@]}" install -q $TORCH_SPEC
+fi
+
+if "$PY" -c 'import mmcv, mmcv._ext; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then
+  step "mmcv 2.1.0 with compiled ops already installed"
+else
+  step "mmcv 2.1.0 with compiled ops (cached wheel, or a ~25 min build on 2 cores)"
+  WHEEL=$(BOCB_CACHE=$CACHE "$PY" "$ROOT/tools/setup/build_mmcv.py" --version 2.1.0 | tail -n 1)
+  "${PIP[@]}" uninstall -q -y mmcv-lite mmcv 2>/dev/null || true
+  "${PIP[@]}" install -q --no-deps "$WHEEL"
+  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf opencv-python
+fi
+
+step "OpenMMLab packages: mmengine, mmpretrain, mmdet, mmpose (without chumpy)"
+"${PIP[@]}" install -q 'setuptools<82' mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
+  -r "$ROOT/requirements/mmdeps.txt"
+"${PIP[@]}" install -q --no-deps mmpose==1.3.2
+
+if "$PY" -c 'import xtcocotools.coco' 2>/dev/null; then
+  step "xtcocotools imports against this numpy"
+else
+  step "xtcocotools from source against the installed numpy"
+  "${PIP[@]}" uninstall -q -y xtcocotools 2>/dev/null || true
+  "${PIP[@]}" install -q --no-binary xtcocotools --no-build-isolation --no-cache-dir xtcocotools
+fi
+
+step "bocb_mm (editable) and test requirements"
+"${PIP[@]}" install -q 'setuptools<82' -r "$ROOT/requirements/runtime.txt" \
+  -r "$ROOT/requirements/tests.txt"
+"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+if "$PY" -c 'import transformers' 2>/dev/null; then
+  echo "warning: transformers is installed; mmpretrain 1.2's BLIP code breaks with recent" \
+       "releases (import mmpretrain.models fails). Remove it: $PY -m pip uninstall transformers" >&2
+fi
+
+step "checking the stack imports"
+check_stack || { "$PY" -c 'import mmcv.ops, mmpretrain.models, mmdet.models, mmpose.models, bocb_mm'; exit 1; }
+echo "$STAMP_KEY:$ROOT" > "$STAMP"
+step "done: $PY"
