@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -28,6 +29,19 @@ def fmt(x: float, digits: int = 2) -> str:
         The text.
     """
     return '-' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.{digits}f}'
+
+
+def short_category(label: str) -> str:
+    """Short form of a category label: ``'(a) fixed lr, ...'`` -> ``'(a)'``.
+
+    Args:
+        label: Category label.
+
+    Returns:
+        The leading parenthesised tag when there is one, else the label.
+    """
+    m = re.match(r'^\s*(\([^)]{1,3}\))', label)
+    return m.group(1) if m else label
 
 
 def _flags(an: Analysis) -> Dict[str, pd.DataFrame]:
@@ -73,7 +87,7 @@ def table_cells(an: Analysis, style: str) -> List[List[str]]:
     fl = _flags(an)
     rows = []
     for o in _sorted_optimizers(an):
-        row = [o, an.categories[o]]
+        row = [o, short_category(an.categories[o])]
         for b in an.matrix.columns:
             v = an.matrix.at[o, b]
             s = fmt(v)

@@ -171,9 +171,9 @@ def _multi_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
     if nesterov:
         numer = torch._foreach_mul(exp_avgs, beta1)
         torch._foreach_add_(numer, torch._foreach_mul(grads, 1 - beta1))
-        updates = torch._foreach_div(numer, denom)
+        updates = list(torch._foreach_div(numer, denom))
     else:
-        updates = torch._foreach_div(exp_avgs, denom)
+        updates = list(torch._foreach_div(exp_avgs, denom))
 
     nd = [i for i, p in enumerate(params) if p.dim() > 1]
     flat = [i for i, p in enumerate(params) if p.dim() <= 1]

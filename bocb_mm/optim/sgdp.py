@@ -14,6 +14,9 @@ update is projected onto the tangent space of the weight when the gradient is (n
 orthogonal to the weight in the per-output-channel view, else in the whole-layer view
 (``max |cos| < delta / sqrt(view_dim)``), and in that case the decoupled weight decay is scaled
 by ``wd_ratio``. Weight decay is ``p *= 1 - lr * weight_decay * ratio / (1 - momentum)``.
+Without Nesterov the update *is* the momentum buffer, and the official code projects it in
+place, so the stored buffer keeps the projected direction; this is reproduced here (the paper's
+Algorithm 1 projects only the update, which differs when momentum > 0).
 
 The official code decides the projection with a Python ``if`` per tensor (a host-device sync on
 accelerators). Here both views are computed and selected with :func:`torch.where`, which gives
@@ -175,6 +178,8 @@ def _single_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Te
         update = grad + momentum * buf if nesterov else buf
         if p.dim() > 1:
             update, projected = project_radial(p, grad, update, delta, eps)
+            if not nesterov:  # the official release projects the buffer itself (in place)
+                update = buf.copy_(update)
             if weight_decay > 0:
                 p.mul_(decay_factor(p, projected, plain, reduced))
         elif weight_decay > 0:
@@ -189,7 +194,7 @@ def _multi_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
     torch._foreach_mul_(bufs, momentum)
     torch._foreach_add_(bufs, grads, alpha=1 - dampening)
     if nesterov:
-        updates = torch._foreach_add(grads, torch._foreach_mul(bufs, momentum))
+        updates = list(torch._foreach_add(grads, torch._foreach_mul(bufs, momentum)))
     else:
         updates = list(bufs)
 
@@ -198,6 +203,8 @@ def _multi_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
     factors = []
     for i in nd:
         updates[i], projected = project_radial(params[i], grads[i], updates[i], delta, eps)
+        if not nesterov:  # the official release projects the buffer itself (in place)
+            updates[i] = bufs[i].copy_(updates[i])
         if weight_decay > 0:
             factors.append(decay_factor(params[i], projected, plain, reduced))
     if weight_decay > 0:

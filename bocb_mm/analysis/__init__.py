@@ -1,0 +1,17 @@
+"""Analysis of BOCB results: the paper's Table 1 statistics, coupling scores, figures, reports.
+
+Light to import (numpy, pandas, scipy); matplotlib / seaborn load only when a figure is drawn,
+torch only when checkpoints are read. Entry points:
+
+* :func:`~bocb_mm.analysis.io.load_results` - read a sweep's long CSV or a paper wide table.
+* :func:`~bocb_mm.analysis.core.analyze` - top-4 / trivial flags, drop-worst rows, coupling scores.
+* :func:`~bocb_mm.analysis.report.make_report` - write tables, figures, report.md/html, summary.json.
+
+The CLI is ``tools/analysis/bocb_report.py``; the rules are defined in ``docs/analysis.md``.
+"""
+from .core import Analysis, analyze
+from .io import BocbInputError, ResultSet, detect_format, load_results
+from .report import make_report, short_summary
+
+__all__ = ['Analysis', 'analyze', 'BocbInputError', 'ResultSet', 'detect_format', 'load_results',
+           'make_report', 'short_summary']

@@ -1,0 +1,292 @@
+"""Figures of the BOCB report (matplotlib Agg backend, fixed size and dpi).
+
+Each figure has a fixed pixel size ``FIGURES[name] = (width_in, height_in, dpi)`` and is saved
+without ``bbox_inches='tight'``, so the PNG is exactly ``width_in*dpi x height_in*dpi`` pixels.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+FIGURES: Dict[str, Tuple[float, float, int]] = {
+    'performance_stability': (14, 6, 100),
+    'optimizer_generality': (14, 9, 100),
+    'hparam_robustness': (14, 6, 100),
+    'coupling_scores': (14, 9, 100),
+    'weight_entropy_ridge': (12, 10, 100),
+}
+"""Figure name -> (width in inches, height in inches, dpi)."""
+
+
+def pixel_size(name: str) -> Tuple[int, int]:
+    """Pixel size (width, height) of a figure's PNG.
+
+    Args:
+        name: Key of :data:`FIGURES`.
+
+    Returns:
+        ``(width, height)`` in pixels.
+    """
+    w, h, dpi = FIGURES[name]
+    return int(round(w * dpi)), int(round(h * dpi))
+
+
+def _plt():
+    """Import pyplot on the Agg backend.
+
+    Returns:
+        The ``matplotlib.pyplot`` module.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _figure(name: str, **kw):
+    """New figure of the registered size.
+
+    Args:
+        name: Key of :data:`FIGURES`.
+        **kw: Passed to ``plt.subplots``.
+
+    Returns:
+        ``(fig, axes)``.
+    """
+    w, h, dpi = FIGURES[name]
+    return _plt().subplots(figsize=(w, h), dpi=dpi, layout='constrained', **kw)
+
+
+def _save(fig, name: str, out: Path) -> Path:
+    """Save a figure as ``out/<name>.png`` at its registered dpi and close it.
+
+    Args:
+        fig: The figure.
+        name: Key of :data:`FIGURES`.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f'{name}.png'
+    fig.savefig(path, dpi=FIGURES[name][2])
+    _plt().close(fig)
+    return path
+
+
+def category_palette(categories: Sequence[str]) -> Dict[str, tuple]:
+    """One colour per category (tab10 order).
+
+    Args:
+        categories: Category labels in display order.
+
+    Returns:
+        Label -> RGB tuple.
+    """
+    import matplotlib
+    cmap = matplotlib.colormaps['tab10']
+    return {c: cmap(i % 10)[:3] for i, c in enumerate(categories)}
+
+
+def _cells_with_category(cells: pd.DataFrame, categories: Dict[str, str]) -> pd.DataFrame:
+    """Cells with a ``category`` column.
+
+    Args:
+        cells: Long frame with an ``optimizer`` column.
+        categories: Optimizer -> category.
+
+    Returns:
+        The frame with ``category``.
+    """
+    if 'category' not in cells.columns:
+        cells = cells.assign(category=[categories.get(o, '?') for o in cells['optimizer']])
+    return cells
+
+
+def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], categories: Dict[str, str],
+                               category_order: Sequence[str], out: Path) -> Path:
+    """Violin plot: each backbone's top-1 distribution over optimizers (points by category).
+
+    Args:
+        cells: Long frame ``optimizer, backbone, top1``.
+        backbones: Backbone order.
+        categories: Optimizer -> category.
+        category_order: Category order.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    import seaborn as sns
+    name = 'performance_stability'
+    cells = _cells_with_category(cells, categories)
+    fig, ax = _figure(name)
+    sns.violinplot(data=cells, x='backbone', y='top1', order=list(backbones), ax=ax, inner='quart',
+                   color='#d9e6f2', cut=0, density_norm='width', linewidth=0.8)
+    sns.stripplot(data=cells, x='backbone', y='top1', order=list(backbones), hue='category',
+                  hue_order=list(category_order), palette=category_palette(category_order), ax=ax,
+                  size=3.5, jitter=0.15, alpha=0.85)
+    ax.set_title('Performance stability: top-1 of each backbone over optimizers')
+    ax.set_xlabel('backbone')
+    ax.set_ylabel('top-1 accuracy (%)')
+    ax.tick_params(axis='x', rotation=45)
+    ax.grid(axis='y', alpha=0.3)
+    ax.legend(title='optimizer category', loc='lower right', fontsize=8, ncols=len(category_order))
+    return _save(fig, name, out)
+
+
+def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], categories: Dict[str, str],
+                              category_order: Sequence[str], out: Path) -> Path:
+    """Box plots per optimizer over backbones: gap to the backbone's best (top) and rank (bottom).
+
+    Args:
+        cells: Long frame ``optimizer, backbone, gap_to_best, rank``.
+        optimizers: Optimizer order.
+        categories: Optimizer -> category.
+        category_order: Category order.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    import seaborn as sns
+    name = 'optimizer_generality'
+    cells = _cells_with_category(cells, categories)
+    pal = category_palette(category_order)
+    fig, (ax1, ax2) = _figure(name, nrows=2, sharex=True)
+    for ax, col, label in ((ax1, 'gap_to_best', 'gap to backbone best (points, symlog)'),
+                           (ax2, 'rank', 'rank on backbone (1 = best)')):
+        sns.boxplot(data=cells, x='optimizer', y=col, order=list(optimizers), hue='category',
+                    hue_order=list(category_order), palette=pal, ax=ax, dodge=False, fliersize=2.5,
+                    linewidth=0.8, legend=ax is ax1)
+        ax.set_ylabel(label)
+        ax.grid(axis='y', alpha=0.3)
+    ax1.set_yscale('symlog', linthresh=5)
+    ax1.set_title('Optimizer generality over backbones (lower = more general)')
+    ax1.legend(title='optimizer category', fontsize=8, ncols=len(category_order), loc='upper left')
+    ax2.invert_yaxis()
+    ax2.set_xlabel('optimizer')
+    ax2.tick_params(axis='x', rotation=45)
+    return _save(fig, name, out)
+
+
+def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], categories: Dict[str, str],
+                           category_order: Sequence[str], out: Path) -> Path:
+    """Box plot per optimizer of the backbones' distance from its mode (lr, wd) setting.
+
+    Args:
+        dist: Output of :func:`bocb_mm.analysis.hparams.hparam_distance`.
+        optimizers: Optimizer order (those absent from ``dist`` are skipped).
+        categories: Optimizer -> category.
+        category_order: Category order.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    import seaborn as sns
+    name = 'hparam_robustness'
+    dist = _cells_with_category(dist, categories)
+    order = [o for o in optimizers if o in set(dist['optimizer'])]
+    order += [o for o in dict.fromkeys(dist['optimizer']) if o not in order]
+    cats = [c for c in category_order if c in set(dist['category'])]
+    cats += [c for c in dict.fromkeys(dist['category']) if c not in cats]
+    pal = category_palette(cats)
+    fig, ax = _figure(name)
+    sns.boxplot(data=dist, x='optimizer', y='distance', order=order, hue='category', hue_order=cats,
+                palette=pal, ax=ax, dodge=False, fliersize=0, linewidth=0.8)
+    sns.stripplot(data=dist, x='optimizer', y='distance', order=order, color='k', size=2.5,
+                  jitter=0.2, alpha=0.6, ax=ax)
+    ax.set_title('Hyper-parameter robustness: distance of each backbone\'s optimal (lr, wd) from the '
+                 'optimizer\'s mode setting')
+    ax.set_ylabel('|log10 lr/lr_mode| + |log10 wd/wd_mode|  (decades)')
+    ax.set_xlabel('optimizer')
+    ax.tick_params(axis='x', rotation=45)
+    ax.grid(axis='y', alpha=0.3)
+    ax.legend(title='optimizer category', fontsize=8, ncols=len(cats), loc='upper left')
+    return _save(fig, name, out)
+
+
+def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, category_order: Sequence[str],
+                         out: Path) -> Path:
+    """Bar charts of the backbone coupling scores and the optimizer coupling scores (CIs if any).
+
+    Args:
+        backbones: Per-backbone table with ``coupling`` (and ``coupling_ci_low/high``).
+        optimizers: Per-optimizer table with ``category``, ``coupling`` (and CI columns).
+        category_order: Category order.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    name = 'coupling_scores'
+    pal = category_palette(category_order)
+    fig, (ax1, ax2) = _figure(name, nrows=2)
+    for ax, tab, colors, title in (
+            (ax1, backbones, ['#4c72b0'] * len(backbones),
+             'Backbone coupling score: range of category-mean top-1 (points)'),
+            (ax2, optimizers, [pal.get(c, (0.5, 0.5, 0.5)) for c in optimizers['category']],
+             'Optimizer coupling score: std over backbones of the gap to best (points)')):
+        y = tab['coupling'].to_numpy(float)
+        err = None
+        if 'coupling_ci_low' in tab.columns:
+            err = np.vstack([y - tab['coupling_ci_low'].to_numpy(float),
+                             tab['coupling_ci_high'].to_numpy(float) - y])
+            err = np.clip(np.nan_to_num(err), 0, None)
+        ax.bar(np.arange(len(y)), y, color=colors, yerr=err, capsize=2)
+        ax.set_xticks(np.arange(len(y)), [str(i) for i in tab.index], rotation=45, ha='right')
+        ax.set_title(title)
+        ax.grid(axis='y', alpha=0.3)
+    from matplotlib.patches import Patch
+    ax2.legend(handles=[Patch(color=pal[c], label=c) for c in category_order], title='category',
+               fontsize=8, ncols=len(category_order), loc='upper left')
+    return _save(fig, name, out)
+
+
+def plot_weight_entropy_ridge(layers: List[str], densities: Dict[str, List[Tuple[np.ndarray, np.ndarray]]],
+                              entropy: pd.DataFrame, out: Path) -> Path:
+    """Ridge (joy) plot of standardised weight distributions by layer, with per-layer entropy.
+
+    Args:
+        layers: Layer names, top to bottom (from :func:`~bocb_mm.analysis.entropy.layer_histograms`).
+        densities: Checkpoint -> one ``(x, density)`` per layer.
+        entropy: Output of :func:`~bocb_mm.analysis.entropy.layer_entropy`.
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    import matplotlib
+    name = 'weight_entropy_ridge'
+    fig, (ax, axe) = _figure(name, ncols=2, gridspec_kw={'width_ratios': [3, 1.3]}, sharey=True)
+    cmap = matplotlib.colormaps['tab10']
+    n = len(layers)
+    for ci, (ck, rows) in enumerate(densities.items()):
+        color = cmap(ci % 10)
+        for li, (x, d) in enumerate(rows):
+            if len(x) == 0:
+                continue
+            base = n - 1 - li
+            peak = max((r[li][1].max() for r in densities.values() if len(r[li][1])), default=1.0) or 1.0
+            yy = base + 0.9 * d / peak
+            ax.fill_between(x, base, yy, color=color, alpha=0.25, lw=0)
+            ax.plot(x, yy, color=color, lw=1, label=ck if li == 0 else None)
+        ent = entropy[entropy['checkpoint'] == ck].set_index('layer')['entropy']
+        ys = [n - 1 - li for li, lay in enumerate(layers) if lay in ent.index]
+        xs = [ent[lay] for lay in layers if lay in ent.index]
+        axe.plot(xs, ys, 'o-', color=color, ms=3, lw=1, label=ck)
+    short = [lay if len(lay) <= 34 else '\u2026' + lay[-33:] for lay in layers]
+    ax.set_yticks(np.arange(n)[::-1], short, fontsize=7)
+    ax.set_xlim(-4, 4)
+    ax.set_xlabel('weight value (standardised per layer, std units)')
+    ax.set_title('Layer-wise weight distributions')
+    ax.legend(fontsize=8, loc='upper right')
+    axe.set_xlabel('histogram entropy (bits)')
+    axe.set_title('Layer-wise weight entropy')
+    axe.grid(alpha=0.3)
+    return _save(fig, name, out)
