@@ -191,8 +191,8 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
 
     wi = S.worst_index(m)
     bi = np.argmax(np.where(np.isnan(m), -np.inf, m), axis=0)
-    bc = C.backbone_coupling(m, groups) if groups else {'coupling': np.full(m.shape[1], np.nan),
-                                                        'coupling_std': np.full(m.shape[1], np.nan)}
+    bc = (C.backbone_coupling(m, groups) if groups else
+          {k: np.full(m.shape[1], np.nan) for k in ('coupling', 'coupling_std', 'coupling_mean')})
     btab = pd.DataFrame({
         'best': S.best(m), 'best_optimizer': [res.optimizers[i] for i in bi],
         'worst': m[wi, np.arange(m.shape[1])], 'worst_optimizer': [res.optimizers[i] for i in wi],
@@ -200,11 +200,12 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
         'mean_drop_worst': dw['mean'], 'std_drop_worst': dw['std'], 'range_drop_worst': dw['range'],
         'n_trivial': S.trivial_mask(m).sum(axis=0),
         'coupling': bc['coupling'], 'coupling_std': bc['coupling_std'],
+        'coupling_mean': bc['coupling_mean'],
     }, index=pd.Index(res.backbones, name='backbone'))
     if groups:
-        cm = C.category_means(m, groups)
+        cm = C.category_stat(m, groups, 'median')
         for k, (cat, _) in enumerate(named_groups):
-            btab[f'mean[{cat}]'] = cm[k]
+            btab[f'median[{cat}]'] = cm[k]
     gen = C.optimizer_generality(m)
     otab = pd.DataFrame({'category': [categories[o] for o in res.optimizers], **gen},
                         index=pd.Index(res.optimizers, name='optimizer'))
@@ -221,6 +222,8 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
         printed, conventions = _printed_comparison(bottom, m, res.backbones)
 
     rules = {**S.RULES, **C.RULES}
+    if res.notes:
+        rules['input_notes'] = '; '.join(res.notes)
     if res.dropped:
         rules['dropped_runs'] = ('runs left out: ' + ', '.join(f'{k}: {v}' for k, v in res.dropped.items()))
     return Analysis(res, mat, categories, cats, cells, bottom, btab, otab, printed, conventions,

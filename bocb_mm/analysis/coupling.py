@@ -3,9 +3,11 @@
 Definitions (see ``docs/analysis.md``; all on seed-averaged top-1, arrays ``(..., O, B)``):
 
 * backbone coupling score: the range (max - min), over the optimizer categories, of the
-  backbone's mean result within each category (category means of top-1 points). A backbone
-  that trains equally well with every optimizer family scores ~0; one that needs a particular
-  family scores high. The std over the category means is reported alongside.
+  backbone's median result within each category (top-1 points). A backbone that trains equally
+  well with every optimizer family scores ~0; one that needs a particular family scores high.
+  The median (not the mean) keeps one catastrophic run from standing for its whole family
+  (such runs are flagged as trivial separately); the std over the category medians and the
+  range of the category means are reported alongside.
 * optimizer generality: over backbones, the optimizer's mean rank, mean / median / worst gap to
   the backbone's best result, and its top-4 and trivial counts.
 * optimizer coupling score: the std (ddof = 0), over backbones, of its gap to best: an optimizer
@@ -29,9 +31,10 @@ STD_DDOF = 0
 
 RULES: Dict[str, str] = {
     'backbone_coupling': ('backbone coupling score: max - min over optimizer categories of the '
-                          'backbone\'s mean top-1 within each category (all results, seeds '
-                          'averaged; uncategorized optimizers left out); higher = stronger '
-                          'backbone-optimizer coupling'),
+                          'backbone\'s median top-1 within each category (seeds averaged first; '
+                          'uncategorized optimizers left out); higher = stronger backbone-optimizer '
+                          'coupling; also reported: std of the category medians, range of the '
+                          'category means'),
     'optimizer_coupling': ('optimizer coupling score: std (ddof=0) over backbones of the '
                            'optimizer\'s gap to the backbone\'s best result; generality: its mean '
                            'rank and mean gap to best (lower = more general)'),
@@ -41,35 +44,39 @@ RULES: Dict[str, str] = {
 }
 
 
-def category_means(m: np.ndarray, groups: Sequence[np.ndarray]) -> np.ndarray:
-    """Mean result of each optimizer category per backbone.
+def category_stat(m: np.ndarray, groups: Sequence[np.ndarray], how: str = 'median') -> np.ndarray:
+    """Median (or mean) result of each optimizer category per backbone.
 
     Args:
         m: Results ``(..., O, B)``.
         groups: For each category, the optimizer (row) indices in it.
+        how: ``'median'`` or ``'mean'``.
 
     Returns:
-        ``(..., C, B)`` category means (NaN where a category has no result).
+        ``(..., C, B)`` category statistics (NaN where a category has no result).
     """
+    fn = {'median': np.nanmedian, 'mean': np.nanmean}[how]
     with S._quiet():
-        return np.stack([np.nanmean(m[..., idx, :], axis=-2) for idx in groups], axis=-2)
+        return np.stack([fn(m[..., idx, :], axis=-2) for idx in groups], axis=-2)
 
 
 def backbone_coupling(m: np.ndarray, groups: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
-    """Backbone coupling scores from the spread of category means.
+    """Backbone coupling scores from the spread of the category medians.
 
     Args:
         m: Results ``(..., O, B)``.
         groups: Row indices of each optimizer category.
 
     Returns:
-        ``{'coupling': range of category means, 'coupling_std': std of category means}``,
-        each ``(..., B)``.
+        ``coupling`` (range of category medians), ``coupling_std`` (their std, ddof 0) and
+        ``coupling_mean`` (range of category means), each ``(..., B)``.
     """
-    cm = category_means(m, groups)
+    med = category_stat(m, groups, 'median')
+    mean = category_stat(m, groups, 'mean')
     with S._quiet():
-        return {'coupling': np.nanmax(cm, axis=-2) - np.nanmin(cm, axis=-2),
-                'coupling_std': np.nanstd(cm, axis=-2, ddof=STD_DDOF)}
+        return {'coupling': np.nanmax(med, axis=-2) - np.nanmin(med, axis=-2),
+                'coupling_std': np.nanstd(med, axis=-2, ddof=STD_DDOF),
+                'coupling_mean': np.nanmax(mean, axis=-2) - np.nanmin(mean, axis=-2)}
 
 
 def optimizer_generality(m: np.ndarray) -> Dict[str, np.ndarray]:

@@ -159,7 +159,7 @@ def layer_entropy(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequen
 
 
 def layer_histograms(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequence[str]] = None,
-                     max_layers: int = 16, points: int = 128,
+                     max_layers: int = 16, points: int = 64,
                      ) -> Tuple[List[str], Dict[str, List[Tuple[np.ndarray, np.ndarray]]]]:
     """Densities of the weights per layer for a ridge plot (layers subsampled evenly).
 

@@ -5,8 +5,10 @@ without ``bbox_inches='tight'``, so the PNG is exactly ``width_in*dpi x height_i
 """
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,32 @@ FIGURES: Dict[str, Tuple[float, float, int]] = {
     'weight_entropy_ridge': (12, 10, 100),
 }
 """Figure name -> (width in inches, height in inches, dpi)."""
+
+
+@contextmanager
+def _quiet_plotting():
+    """Silence seaborn's internal matplotlib deprecation warnings (e.g. ``vert``)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', category=DeprecationWarning)
+        warnings.filterwarnings('ignore', category=PendingDeprecationWarning)
+        warnings.filterwarnings('ignore', message='.*vert: bool was deprecated.*')
+        yield
+
+
+def _legend_on_top(fig, ax, title: str) -> None:
+    """Move an axes' legend above the plot, outside it, in one row.
+
+    Args:
+        fig: The figure (constrained layout).
+        ax: Axes whose handles to use.
+        title: Legend title.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, title=title, loc='outside upper center', ncols=max(len(labels), 1),
+                   fontsize=8, title_fontsize=8, frameon=False)
 
 
 def pixel_size(name: str) -> Tuple[int, int]:
@@ -107,6 +135,23 @@ def _cells_with_category(cells: pd.DataFrame, categories: Dict[str, str]) -> pd.
     return cells
 
 
+def _violin(sns, cells: pd.DataFrame, backbones: Sequence[str], category_order: Sequence[str], ax) -> None:
+    """Draw the violins and the per-optimizer points.
+
+    Args:
+        sns: The seaborn module.
+        cells: Long frame with ``backbone, top1, category``.
+        backbones: Backbone order.
+        category_order: Category order.
+        ax: Target axes.
+    """
+    sns.violinplot(data=cells, x='backbone', y='top1', order=list(backbones), ax=ax, inner='quart',
+                   color='#d9e6f2', cut=0, density_norm='width', linewidth=0.8)
+    sns.stripplot(data=cells, x='backbone', y='top1', order=list(backbones), hue='category',
+                  hue_order=list(category_order), palette=category_palette(category_order), ax=ax,
+                  size=3.5, jitter=0.15, alpha=0.85)
+
+
 def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], categories: Dict[str, str],
                                category_order: Sequence[str], out: Path) -> Path:
     """Violin plot: each backbone's top-1 distribution over optimizers (points by category).
@@ -125,17 +170,14 @@ def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], ca
     name = 'performance_stability'
     cells = _cells_with_category(cells, categories)
     fig, ax = _figure(name)
-    sns.violinplot(data=cells, x='backbone', y='top1', order=list(backbones), ax=ax, inner='quart',
-                   color='#d9e6f2', cut=0, density_norm='width', linewidth=0.8)
-    sns.stripplot(data=cells, x='backbone', y='top1', order=list(backbones), hue='category',
-                  hue_order=list(category_order), palette=category_palette(category_order), ax=ax,
-                  size=3.5, jitter=0.15, alpha=0.85)
+    with _quiet_plotting():
+        _violin(sns, cells, backbones, category_order, ax)
     ax.set_title('Performance stability: top-1 of each backbone over optimizers')
     ax.set_xlabel('backbone')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.tick_params(axis='x', rotation=45)
     ax.grid(axis='y', alpha=0.3)
-    ax.legend(title='optimizer category', loc='lower right', fontsize=8, ncols=len(category_order))
+    _legend_on_top(fig, ax, 'optimizer category')
     return _save(fig, name, out)
 
 
@@ -160,14 +202,17 @@ def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], ca
     fig, (ax1, ax2) = _figure(name, nrows=2, sharex=True)
     for ax, col, label in ((ax1, 'gap_to_best', 'gap to backbone best (points, symlog)'),
                            (ax2, 'rank', 'rank on backbone (1 = best)')):
-        sns.boxplot(data=cells, x='optimizer', y=col, order=list(optimizers), hue='category',
-                    hue_order=list(category_order), palette=pal, ax=ax, dodge=False, fliersize=2.5,
-                    linewidth=0.8, legend=ax is ax1)
+        with _quiet_plotting():
+            sns.boxplot(data=cells, x='optimizer', y=col, order=list(optimizers), hue='category',
+                        hue_order=list(category_order), palette=pal, ax=ax, dodge=False, fliersize=2.5,
+                        linewidth=0.8, legend=ax is ax1)
         ax.set_ylabel(label)
         ax.grid(axis='y', alpha=0.3)
     ax1.set_yscale('symlog', linthresh=5)
+    top = float(np.nanmax(cells['gap_to_best'].to_numpy(float), initial=1.0))
+    ax1.set_ylim(0, max(top, 5.0) * 1.15)
     ax1.set_title('Optimizer generality over backbones (lower = more general)')
-    ax1.legend(title='optimizer category', fontsize=8, ncols=len(category_order), loc='upper left')
+    _legend_on_top(fig, ax1, 'optimizer category')
     ax2.invert_yaxis()
     ax2.set_xlabel('optimizer')
     ax2.tick_params(axis='x', rotation=45)
@@ -197,17 +242,18 @@ def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], catego
     cats += [c for c in dict.fromkeys(dist['category']) if c not in cats]
     pal = category_palette(cats)
     fig, ax = _figure(name)
-    sns.boxplot(data=dist, x='optimizer', y='distance', order=order, hue='category', hue_order=cats,
-                palette=pal, ax=ax, dodge=False, fliersize=0, linewidth=0.8)
-    sns.stripplot(data=dist, x='optimizer', y='distance', order=order, color='k', size=2.5,
-                  jitter=0.2, alpha=0.6, ax=ax)
+    with _quiet_plotting():
+        sns.boxplot(data=dist, x='optimizer', y='distance', order=order, hue='category', hue_order=cats,
+                    palette=pal, ax=ax, dodge=False, fliersize=0, linewidth=0.8)
+        sns.stripplot(data=dist, x='optimizer', y='distance', order=order, color='k', size=2.5,
+                      jitter=0.2, alpha=0.6, ax=ax)
     ax.set_title('Hyper-parameter robustness: distance of each backbone\'s optimal (lr, wd) from the '
                  'optimizer\'s mode setting')
     ax.set_ylabel('|log10 lr/lr_mode| + |log10 wd/wd_mode|  (decades)')
     ax.set_xlabel('optimizer')
     ax.tick_params(axis='x', rotation=45)
     ax.grid(axis='y', alpha=0.3)
-    ax.legend(title='optimizer category', fontsize=8, ncols=len(cats), loc='upper left')
+    _legend_on_top(fig, ax, 'optimizer category')
     return _save(fig, name, out)
 
 
@@ -229,7 +275,7 @@ def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, cate
     fig, (ax1, ax2) = _figure(name, nrows=2)
     for ax, tab, colors, title in (
             (ax1, backbones, ['#4c72b0'] * len(backbones),
-             'Backbone coupling score: range of category-mean top-1 (points)'),
+             'Backbone coupling score: range over optimizer categories of the category-median top-1 (points)'),
             (ax2, optimizers, [pal.get(c, (0.5, 0.5, 0.5)) for c in optimizers['category']],
              'Optimizer coupling score: std over backbones of the gap to best (points)')):
         y = tab['coupling'].to_numpy(float)
@@ -243,8 +289,9 @@ def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, cate
         ax.set_title(title)
         ax.grid(axis='y', alpha=0.3)
     from matplotlib.patches import Patch
-    ax2.legend(handles=[Patch(color=pal[c], label=c) for c in category_order], title='category',
-               fontsize=8, ncols=len(category_order), loc='upper left')
+    fig.legend(handles=[Patch(color=pal[c], label=c) for c in category_order], title='optimizer category',
+               fontsize=8, title_fontsize=8, ncols=max(len(category_order), 1), loc='outside lower center',
+               frameon=False)
     return _save(fig, name, out)
 
 

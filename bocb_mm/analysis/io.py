@@ -20,8 +20,13 @@ from .zoo_lookup import order_like_zoo
 LONG_REQUIRED = ('backbone', 'optimizer', 'seed', 'top1')
 """Columns a long-format (sweep) CSV must have."""
 
-LONG_OPTIONAL = ('last_top1', 'epochs', 'wall_time', 'status', 'work_dir', 'lr', 'weight_decay')
-"""Columns a long-format CSV may have."""
+LONG_OPTIONAL = ('last_top1', 'epochs', 'wall_time', 'status', 'work_dir', 'lr', 'weight_decay',
+                 'metric', 'dataset')
+"""Columns a long-format CSV may have (others are kept but not used)."""
+
+FRACTION_METRIC_PREFIXES = ('coco/',)
+"""``metric`` values (prefixes) reported as fractions in [0, 1] (mmdet / mmpose COCO metrics);
+their ``top1`` / ``last_top1`` are multiplied by 100 so every score is in points."""
 
 DROPPED_STATUSES = frozenset({'failed', 'error', 'crashed', 'killed', 'cancelled', 'canceled',
                               'running', 'pending', 'queued', 'submitted', 'timeout'})
@@ -44,6 +49,7 @@ class ResultSet:
         backbones: Backbone names in display order (from the data).
         optimizers: Optimizer names in display order (from the data).
         dropped: Number of rows left out (by status or empty top-1), by reason.
+        notes: What was done to the input (e.g. metrics rescaled), for the report.
     """
 
     runs: pd.DataFrame
@@ -52,6 +58,7 @@ class ResultSet:
     backbones: List[str] = field(default_factory=list)
     optimizers: List[str] = field(default_factory=list)
     dropped: Dict[str, int] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
 
     def matrix(self, column: str = 'top1') -> pd.DataFrame:
         """Seed-averaged results as an optimizer x backbone frame (NaN where no run).
@@ -211,20 +218,51 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _load_long(frame: pd.DataFrame, status_drop: frozenset) -> ResultSet:
+def _select_dataset(frame: pd.DataFrame, dataset: Optional[str]) -> pd.DataFrame:
+    """Keep one dataset's rows when the CSV has a ``dataset`` column.
+
+    Args:
+        frame: Raw long frame.
+        dataset: Dataset to keep, or None (then the CSV must hold a single dataset).
+
+    Returns:
+        The selected rows.
+
+    Raises:
+        BocbInputError: If several datasets are mixed and none was chosen, or the choice is absent.
+    """
+    if 'dataset' not in frame.columns:
+        if dataset is not None:
+            raise BocbInputError(f'dataset {dataset!r} requested but the CSV has no dataset column')
+        return frame
+    names = list(dict.fromkeys(frame['dataset'].astype(str).str.strip()))
+    if dataset is None:
+        if len(names) > 1:
+            raise BocbInputError(f'results mix datasets ({", ".join(names)}); choose one '
+                                 '(--dataset NAME / load_results(..., dataset=NAME))')
+        return frame
+    if dataset not in names:
+        raise BocbInputError(f'dataset {dataset!r} not in the CSV (found: {", ".join(names)})')
+    return frame[frame['dataset'].astype(str).str.strip() == dataset].reset_index(drop=True)
+
+
+def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: Optional[str] = None) -> ResultSet:
     """Validate and normalise a long-format frame.
 
     Args:
         frame: Raw string frame.
         status_drop: Statuses whose rows are left out.
+        dataset: Dataset to keep when the CSV has a ``dataset`` column.
 
     Returns:
         The result set.
 
     Raises:
-        BocbInputError: On blank names, non-numeric values, duplicates or no usable rows.
+        BocbInputError: On blank names, non-numeric values, duplicates, mixed datasets or no
+            usable rows.
     """
     frame = frame.rename(columns={c: c.lower() for c in frame.columns})
+    frame = _select_dataset(frame, dataset)
     labels = [f'line {i + 2}' for i in range(len(frame))]
     for col in ('backbone', 'optimizer'):
         frame[col] = frame[col].astype(str).str.strip()
@@ -233,6 +271,9 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset) -> ResultSet:
             raise BocbInputError(f'empty {col} name at ' + ', '.join(labels[i] for i in blank[:5]))
     frame['seed'] = frame['seed'].astype(str).str.strip()
     dropped: Dict[str, int] = {}
+    notes: List[str] = []
+    if 'dataset' in frame.columns:
+        notes.append(f'dataset: {", ".join(dict.fromkeys(frame["dataset"].astype(str)))}')
     keep = np.ones(len(frame), dtype=bool)
     if 'status' in frame.columns:
         st = frame['status'].astype(str).str.strip().str.lower()
@@ -251,6 +292,15 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset) -> ResultSet:
     for col in ('last_top1', 'epochs', 'wall_time', 'lr', 'weight_decay'):
         if col in frame.columns:
             frame[col] = _numeric(frame[col], col, labels)
+    if 'metric' in frame.columns:
+        frac = frame['metric'].astype(str).str.strip().str.startswith(FRACTION_METRIC_PREFIXES).to_numpy()
+        if frac.any():
+            for col in ('top1', 'last_top1'):
+                if col in frame.columns:
+                    frame.loc[frac, col] = frame.loc[frac, col] * 100.0
+            metrics = sorted(set(frame.loc[frac, 'metric'].astype(str)))
+            notes.append(f'{int(frac.sum())} run(s) with metric {", ".join(metrics)} (fractions in [0, 1]) '
+                         'multiplied by 100')
     labels = [lab for lab, k in zip(labels, keep) if k]
     frame = frame.loc[keep].reset_index(drop=True)
     if frame.empty:
@@ -263,7 +313,8 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset) -> ResultSet:
         raise BocbInputError(f'duplicate runs for the same {"/".join(key)} at {where}')
     backbones = order_like_zoo(list(dict.fromkeys(frame['backbone'])), 'backbones')
     optimizers = order_like_zoo(list(dict.fromkeys(frame['optimizer'])), 'optimizers')
-    return ResultSet(frame, 'long', backbones=backbones, optimizers=optimizers, dropped=dropped)
+    return ResultSet(frame, 'long', backbones=backbones, optimizers=optimizers, dropped=dropped,
+                     notes=notes)
 
 
 def _load_wide(frame: pd.DataFrame, header: List[str]) -> ResultSet:
@@ -308,12 +359,15 @@ def _load_wide(frame: pd.DataFrame, header: List[str]) -> ResultSet:
                      optimizers=[o for o in optimizers if o in set(runs['optimizer'])])
 
 
-def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None) -> ResultSet:
+def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None,
+                 dataset: Optional[str] = None) -> ResultSet:
     """Load BOCB results from a CSV in either format.
 
     Args:
         path: The CSV: the sweep's long format or the paper's wide table.
         status_drop: Run statuses to leave out (long format); default :data:`DROPPED_STATUSES`.
+        dataset: With a long CSV that has a ``dataset`` column holding several datasets, the one
+            to analyse.
 
     Returns:
         The result set, with ``fmt`` telling which format was found.
@@ -326,7 +380,7 @@ def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None
     header = _read_header(path)
     fmt = detect_format(header)
     if fmt == 'long':
-        res = _load_long(frame, status_drop if status_drop is not None else DROPPED_STATUSES)
+        res = _load_long(frame, status_drop if status_drop is not None else DROPPED_STATUSES, dataset)
     else:
         res = _load_wide(frame, header)
     res.source = str(path)

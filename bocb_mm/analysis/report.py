@@ -93,8 +93,9 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
             'drop_worst_ci': ({k: _ci(r, f'{k}_drop_worst') for k in ('mean', 'std', 'range')}
                               if an.has_ci else None),
             'coupling': {'score': r['coupling'], 'ci': _ci(r, 'coupling'), 'std': r['coupling_std'],
-                         'category_means': {c: r[f'mean[{c}]'] for c in an.category_order
-                                            if f'mean[{c}]' in r.index}},
+                         'range_of_category_means': r['coupling_mean'],
+                         'category_medians': {c: r[f'median[{c}]'] for c in an.category_order
+                                              if f'median[{c}]' in r.index}},
         }
     optimizers: Dict[str, Any] = {}
     for o, r in an.optimizers.iterrows():
@@ -163,6 +164,23 @@ class Section:
     image: Optional[str] = None
 
 
+def _cell(col: str, value: Any) -> str:
+    """Format one score-table cell (counts ``n_*`` as integers).
+
+    Args:
+        col: Column name.
+        value: The value.
+
+    Returns:
+        The text.
+    """
+    if isinstance(value, (float, np.floating, int, np.integer)) and not isinstance(value, bool):
+        if col.startswith('n_') and not np.isnan(value):
+            return str(int(value))
+        return T.fmt(float(value))
+    return str(value)
+
+
 def _score_table(frame: pd.DataFrame, cols: Sequence[str], ci: bool) -> tuple:
     """Header and rows of a score table, CI columns as ``[lo, hi]``.
 
@@ -179,8 +197,7 @@ def _score_table(frame: pd.DataFrame, cols: Sequence[str], ci: bool) -> tuple:
     ci_keys = [c for c in cols if f'{c}_ci_low' in frame.columns] if ci else []
     header += [f'{c} {""}CI' for c in ci_keys]
     for idx, r in frame.iterrows():
-        row = [str(idx)] + [T.fmt(r[c]) if isinstance(r[c], (float, np.floating)) else str(r[c])
-                            for c in cols]
+        row = [str(idx)] + [_cell(c, r[c]) for c in cols]
         row += [f'[{T.fmt(r[c + "_ci_low"])}, {T.fmt(r[c + "_ci_high"])}]' for c in ci_keys]
         rows.append(row)
     return header, rows
@@ -210,8 +227,8 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
         '- optimizer categories from `bocb_mm.optim.zoo.get_info`: '
         + '; '.join(f'{c}: ' + ', '.join(o for o in res.optimizers if an.categories[o] == c)
                     for c in an.category_order),
-    ] + ([f'- {an.rules["dropped_runs"]}'] if 'dropped_runs' in an.rules else []))]
-    secs.append(Section('Rules', [f'- {v}' for k, v in an.rules.items() if k != 'dropped_runs']
+    ] + [f'- {an.rules[k]}' for k in ('input_notes', 'dropped_runs') if k in an.rules])]
+    secs.append(Section('Rules', [f'- {v}' for k, v in an.rules.items() if k not in ('dropped_runs', 'input_notes')]
                         + [f'- {H.RULE}']))
     secs.append(Section('BOCB table', [T.LEGEND, 'Values are seed means when there are several seeds '
                                        '(per-seed CIs in `bocb_table.csv`).'], bocb=True))
@@ -231,30 +248,40 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
                                                         [[str(v) if isinstance(v, str) else T.fmt(v) if
                                                           isinstance(v, float) else str(v) for v in r]
                                                          for r in conv.itertuples(index=False)])))
-    captions = {
-        'performance_stability': 'Performance stability: distribution of each backbone\'s top-1 over optimizers.',
-        'optimizer_generality': 'Optimizer generality: gap to best and rank over backbones.',
-        'coupling_scores': 'Coupling scores per backbone and per optimizer (bootstrap CIs when seeds exist).',
-        'hparam_robustness': 'Hyper-parameter robustness: distance of optimal (lr, wd) from the optimizer\'s mode.',
-        'weight_entropy_ridge': 'Layer-wise weight distributions and histogram entropy.',
+    figures = {
+        'performance_stability': ('Performance stability',
+                                  'Distribution of each backbone\'s top-1 over optimizers (points coloured by '
+                                  'optimizer category).'),
+        'optimizer_generality': ('Optimizer generality',
+                                 'Gap to the backbone\'s best result and rank, over backbones, per optimizer.'),
+        'coupling_scores': ('Coupling scores',
+                            'Backbone and optimizer coupling scores (bootstrap CIs when there are seeds).'),
+        'hparam_robustness': ('Hyper-parameter robustness',
+                              'Distance of each backbone\'s optimal (lr, wd) from the optimizer\'s mode setting.'),
+        'weight_entropy_ridge': ('Layer-wise weight entropy',
+                                 'Standardised weight distributions by layer (ridge plot) and histogram entropy.'),
     }
     for k in ('performance_stability', 'optimizer_generality', 'coupling_scores'):
-        secs.append(Section(captions[k], image=rel[k]))
+        secs.append(Section(figures[k][0], [figures[k][1]], image=rel[k]))
     bcols = ['best_optimizer', 'best', 'worst_optimizer', 'worst', 'mean_drop_worst', 'std_drop_worst',
-             'range_drop_worst', 'n_trivial', 'coupling'] + [c for c in an.backbones.columns if c.startswith('mean[')]
-    secs.append(Section('Backbone coupling scores', [an.rules['backbone_coupling']],
-                        table=_score_table(an.backbones, bcols, an.has_ci)))
+             'range_drop_worst', 'n_trivial', 'coupling', 'coupling_mean'] + [
+                 c for c in an.backbones.columns if c.startswith('median[')]
+    hdr, rows = _score_table(an.backbones, bcols, an.has_ci)
+    hdr = [f'median {T.short_category(h[7:-1])}' if h.startswith('median[') else h for h in hdr]
+    secs.append(Section('Backbone coupling scores', [an.rules['backbone_coupling']], table=(hdr, rows)))
     ocols = ['category', 'mean_rank', 'mean_gap', 'median_gap', 'worst_gap', 'coupling', 'n_top4', 'n_trivial']
     secs.append(Section('Optimizer generality and coupling', [an.rules['optimizer_coupling']],
                         table=_score_table(an.optimizers.sort_values('mean_rank'), ocols, an.has_ci)))
     if hp_summary is not None:
-        secs.append(Section(captions['hparam_robustness'], [H.RULE], image=rel.get('hparam_robustness'),
+        secs.append(Section(figures['hparam_robustness'][0], [figures['hparam_robustness'][1], H.RULE],
+                            image=rel.get('hparam_robustness'),
                             table=_score_table(hp_summary.sort_values('mean_distance'), list(hp_summary.columns),
                                                False)))
     if entropy is not None and 'weight_entropy_ridge' in rel:
         g = entropy.groupby('checkpoint', sort=False)['entropy'].agg(['size', 'mean', 'min', 'max'])
         g.index.name = 'checkpoint'
-        secs.append(Section(captions['weight_entropy_ridge'], image=rel['weight_entropy_ridge'],
+        secs.append(Section(figures['weight_entropy_ridge'][0], [figures['weight_entropy_ridge'][1]],
+                            image=rel['weight_entropy_ridge'],
                             table=_score_table(g.rename(columns={'size': 'layers'}).astype(float),
                                                ['layers', 'mean', 'min', 'max'], False)))
     return secs
@@ -274,7 +301,7 @@ def render_markdown(an: Analysis, secs: List[Section]) -> str:
     for s in secs:
         parts.append(f'## {s.title}\n')
         if s.text:
-            parts.append('\n'.join(s.text) + '\n')
+            parts.append(''.join(t + ('\n' if t.startswith('- ') else '\n\n') for t in s.text))
         if s.bocb:
             parts.append(T.markdown_table(['Optimizer', 'Cat.'] + list(an.matrix.columns), T.table_cells(an, 'md')))
         if s.image:
@@ -347,7 +374,7 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
         out: Output folder (created).
         hparams: Optimal lr / wd table: a path; None = automatic (the sweep's own ``lr`` /
             ``weight_decay`` columns, else the paper's ``cifar100_hparams.csv`` when the input is
-            a wide paper table); False = no hyper-parameter figure.
+            the paper's CIFAR-100 table); False = no hyper-parameter figure.
         checkpoints: Checkpoint paths or state dicts for the weight-entropy ridge plot.
         checkpoint_labels: Names of the checkpoints.
         n_boot: Bootstrap replicates (used when cells have several seeds).
@@ -383,7 +410,7 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
             hp_frame = H.load_hparams(hparams)
         else:
             hp_frame = H.hparams_from_results(res.runs)
-            if hp_frame is None and res.fmt == 'wide':
+            if hp_frame is None and an.printed is not None:  # input is the paper's CIFAR-100 table
                 hp_frame = H.load_hparams(paper.CIFAR100_HPARAMS)
     if hp_frame is not None:
         dist = H.hparam_distance(hp_frame)

@@ -28,7 +28,11 @@ def fmt(x: float, digits: int = 2) -> str:
     Returns:
         The text.
     """
-    return '-' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.{digits}f}'
+    if x is None or (isinstance(x, (float, np.floating)) and np.isnan(x)):
+        return '-'
+    if x != 0 and abs(x) < 10 ** -digits:
+        return f'{x:.3g}'
+    return f'{x:.{digits}f}'
 
 
 def short_category(label: str) -> str:

@@ -1,1 +1,20 @@
-"""Optimizer wrappers, the BOCB parameter-group constructor and hooks."""
+"""Optimizer wrappers, the BOCB parameter-group constructor and hooks.
+
+Registered in the ``bocb_mm`` scope (config ``type='bocb_mm.<Name>'``):
+
+* ``OPTIM_WRAPPERS``: :class:`SophiaOptimWrapper`, :class:`SophiaAmpOptimWrapper`,
+  :class:`StatsOptimWrapper`;
+* ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`BOCBOptimWrapperConstructor`;
+* ``HOOKS``: :class:`OptimStatsHook`.
+
+See ``docs/wrappers.md``.
+"""
+from .constructor import EMBEDDING_KEYS, BOCBOptimWrapperConstructor, is_norm_module
+from .sophia_wrapper import SophiaAmpOptimWrapper, SophiaMixin, SophiaOptimWrapper
+from .stats import OptimizerStats, OptimStatsHook, StatsOptimWrapper, layer_group
+
+__all__ = [
+    'SophiaOptimWrapper', 'SophiaAmpOptimWrapper', 'SophiaMixin', 'StatsOptimWrapper',
+    'OptimStatsHook', 'OptimizerStats', 'layer_group', 'BOCBOptimWrapperConstructor',
+    'is_norm_module', 'EMBEDDING_KEYS'
+]

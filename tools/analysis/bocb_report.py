@@ -35,7 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--hparams', default=None,
                    help='CSV backbone,optimizer,lr,weight_decay[,top1] for the hyper-parameter plot '
                         '(default: the sweep\'s own lr/weight_decay columns, or the paper\'s '
-                        'cifar100_hparams.csv for a wide paper table)')
+                        'cifar100_hparams.csv for the paper\'s CIFAR-100 table)')
+    p.add_argument('--dataset', default=None,
+                   help='with a sweep CSV whose dataset column holds several datasets, the one to analyse')
     p.add_argument('--no-hparams', action='store_true', help='skip the hyper-parameter plot')
     p.add_argument('--checkpoints', nargs='+', default=None, metavar='CKPT',
                    help='checkpoints (.pth) for the layer-wise weight-entropy ridge plot')
@@ -65,10 +67,17 @@ def main(argv=None) -> int:
         print(f'[bocb_report] {msg}', flush=True)
 
     results = args.results or str(paper.CIFAR100_TOP1)
+    if args.dataset is not None:
+        from bocb_mm.analysis.io import load_results
+        try:
+            results = load_results(results, dataset=args.dataset)
+        except BocbInputError as err:
+            print(f'bocb_report: error: {err}', file=sys.stderr)
+            return 2
     hparams = False if args.no_hparams else args.hparams
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('always')
+            warnings.simplefilter('default')
             warnings.showwarning = lambda m, *a, **k: log(f'warning: {m}')
             summary = make_report(results, args.out, hparams=hparams, checkpoints=args.checkpoints,
                                   checkpoint_labels=args.checkpoint_labels, n_boot=args.n_boot,

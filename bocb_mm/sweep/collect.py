@@ -1,0 +1,86 @@
+"""Read a run's outcome from its work_dir and gather a grid's results into one CSV.
+
+mmengine writes ``<work_dir>/<timestamp>/vis_data/scalars.json`` (one json object per logged
+step; validation lines carry the metrics). The sweep adds ``<work_dir>/bocb_run.json`` with the
+run's identity, status, wall time and, on failure, the log tail.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os.path as osp
+from typing import Iterable, Sequence
+
+from .plan import Run
+
+RUN_RECORD = 'bocb_run.json'
+# Metric keys tried in order when none is given: classification, detection, pose.
+METRIC_KEYS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/AP')
+CSV_FIELDS = ('backbone', 'optimizer', 'seed', 'top1', 'last_top1', 'top5', 'metric', 'epochs',
+              'iters', 'wall_time', 'status', 'dataset', 'config', 'work_dir')
+
+
+def read_scalars(work_dir: str) -> list[dict]:
+    """All scalar records of a work_dir, across restarts (resumed runs add a new timestamp)."""
+    records: list[dict] = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def summarize_metrics(records: Sequence[dict], metric: str | None = None) -> dict:
+    """Best/last value of the main metric, top-5 at the best, epochs and iterations seen."""
+    key = metric or next((k for k in METRIC_KEYS if any(k in r for r in records)), None)
+    evals = [r for r in records if key and key in r]
+    train = [r for r in records if 'loss' in r]
+    out = dict(metric=key or '', top1=None, last_top1=None, top5=None,
+               epochs=max((r.get('epoch', 0) for r in train), default=0),
+               iters=max((r.get('iter', 0) for r in train), default=0))
+    if evals:
+        best = max(evals, key=lambda r: r[key])
+        out.update(top1=best[key], last_top1=evals[-1][key], top5=best.get('accuracy/top5'))
+    return out
+
+
+def read_record(work_dir: str) -> dict | None:
+    path = osp.join(work_dir, RUN_RECORD)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_record(work_dir: str, record: dict) -> None:
+    with open(osp.join(work_dir, RUN_RECORD), 'w') as f:
+        json.dump(record, f, indent=2)
+
+
+def is_finished(run: Run) -> bool:
+    record = read_record(run.work_dir)
+    return bool(record and record.get('status') == 'finished')
+
+
+def has_checkpoint(run: Run) -> bool:
+    """A run that was interrupted after saving a checkpoint can be resumed."""
+    return osp.isfile(osp.join(run.work_dir, 'last_checkpoint'))
+
+
+def result_row(run: Run, metric: str | None = None) -> dict:
+    record = read_record(run.work_dir) or {}
+    row = dict(backbone=run.backbone, optimizer=run.optimizer, seed=run.seed,
+               dataset=run.dataset, config=run.config, work_dir=run.work_dir,
+               status=record.get('status', 'pending'), wall_time=record.get('wall_time'))
+    row.update(summarize_metrics(read_scalars(run.work_dir), metric))
+    return row
+
+
+def collect(runs: Iterable[Run], out_csv: str, metric: str | None = None) -> list[dict]:
+    """Write one CSV row per run (``CSV_FIELDS``) and return the rows."""
+    rows = [result_row(run, metric) for run in runs]
+    with open(out_csv, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction='ignore')
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

@@ -1,0 +1,159 @@
+"""The sweep on a 2 x 3 grid of tiny real runs (tools/train.py on generated CIFAR-100 pickles):
+it completes, resumes after being killed, records a failing run, and writes a Slurm array."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bocb_mm.datasets import random_cifar
+from bocb_mm.sweep import find_configs, plan_grid
+from bocb_mm.sweep.collect import RUN_RECORD
+from bocb_mm.sweep.slurm import write_slurm_array
+
+REPO = Path(__file__).resolve().parents[2]
+SWEEP = [sys.executable, str(REPO / 'tools' / 'bocb_sweep.py')]
+
+CONFIG = """
+custom_imports = dict(imports=['bocb_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+bocb = dict(backbone={backbone!r}, optimizer={optimizer!r}, dataset='cifar100', input_size=32)
+model = dict(type='ImageClassifier',
+             backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8, base_channels={width}),
+             neck=dict(type='GlobalAveragePooling'),
+             head=dict(type='LinearClsHead', num_classes=10, in_channels={channels},
+                       loss=dict(type='CrossEntropyLoss')))
+data_preprocessor = dict(num_classes=10, mean=[127.5] * 3, std=[64.0] * 3, to_rgb=False)
+pipeline = [dict(type='PackInputs')]
+_data = dict(type='bocb_mm.UnverifiedCIFAR100', data_root={data_root!r},
+             metainfo=dict(classes=[str(i) for i in range(10)]), pipeline=pipeline)
+train_dataloader = dict(batch_size=8, num_workers=0, dataset=dict(_data, split='train'),
+                        sampler=dict(type='DefaultSampler', shuffle=True))
+val_dataloader = dict(batch_size=8, num_workers=0, dataset=dict(_data, split='test'),
+                      sampler=dict(type='DefaultSampler', shuffle=False))
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_dataloader, test_evaluator = val_dataloader, val_evaluator
+optim_wrapper = dict(optimizer={optimizer_cfg})
+train_cfg = dict(by_epoch=True, max_epochs={epochs}, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                     logger=dict(type='LoggerHook', interval=1))
+"""
+
+OPTIMIZERS = {'SGD-M': "dict(type='SGD', lr=0.05, momentum=0.9)",
+              'AdamW': "dict(type='AdamW', lr=1e-3, weight_decay=0.05)",
+              'LION': "dict(type='bocb_mm.Lion', lr=1e-4, weight_decay=0.1)"}
+
+
+def _write_grid(root: Path, epochs: int = 1) -> list[str]:
+    data_root = root / 'data'
+    random_cifar(str(data_root), num_train=40, num_test=16, num_classes=10)
+    paths = []
+    for backbone, width in (('Mini-R8', 8), ('Mini-R4', 4)):
+        for optimizer, optimizer_cfg in OPTIMIZERS.items():
+            path = root / 'configs' / f'{backbone.lower()}_{optimizer.lower()}.py'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(CONFIG.format(backbone=backbone, optimizer=optimizer, width=width,
+                                          channels=width * 8, data_root=str(data_root),
+                                          optimizer_cfg=optimizer_cfg, epochs=epochs))
+            paths.append(str(path))
+    return paths
+
+
+def _sweep(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(SWEEP + list(args), cwd=REPO, capture_output=True, text=True,
+                          timeout=900, **kwargs)
+
+
+def test_plan_reads_identity_from_configs(tmp_path: Path) -> None:
+    configs = _write_grid(tmp_path)
+    runs = plan_grid(find_configs([str(tmp_path / 'configs' / '*.py')]), str(tmp_path / 'w'),
+                     seeds=(0, 1), optimizers=['adamw', 'LION'])
+    assert len(runs) == len(configs) // 3 * 2 * 2
+    assert {r.optimizer for r in runs} == {'AdamW', 'LION'}
+    assert {r.backbone for r in runs} == {'Mini-R8', 'Mini-R4'}
+    with pytest.raises(ValueError, match='grid is empty'):
+        plan_grid(configs, str(tmp_path / 'w'), backbones=['nope'])
+    with pytest.raises(FileNotFoundError, match='not found'):
+        find_configs([str(tmp_path / 'missing.py')])
+
+
+def test_sweep_runs_resumes_after_kill_and_records_failures(tmp_path: Path) -> None:
+    configs = _write_grid(tmp_path, epochs=2)
+    bad = tmp_path / 'configs' / 'broken_sgd-m.py'
+    bad.write_text(Path(configs[0]).read_text().replace("'ResNet_CIFAR'", "'NoSuchBackbone'")
+                   .replace("backbone='Mini-R8'", "backbone='Broken'"))
+    work = tmp_path / 'work'
+    pattern = str(tmp_path / 'configs' / '*.py')
+
+    # 1. start the sweep, kill it once the first run has finished
+    proc = subprocess.Popen(SWEEP + ['run', pattern, '--work-root', str(work), '--jobs', '2'],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and not any(work.glob(f'*/seed0/{RUN_RECORD}')):
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    done_first = {p.parent for p in work.glob(f'*/seed0/{RUN_RECORD}')}
+    assert 1 <= len(done_first) < 7
+    stamps = {p: (p / RUN_RECORD).stat().st_mtime for p in done_first}
+
+    # 2. re-run: only what is missing runs; the broken config fails without stopping the rest
+    result = _sweep('run', pattern, '--work-root', str(work), '--jobs', '2')
+    assert result.returncode == 1, result.stdout + result.stderr  # one failure
+    assert 'FAILED' in result.stderr and 'NoSuchBackbone' in result.stderr
+    for path, stamp in stamps.items():
+        assert (path / RUN_RECORD).stat().st_mtime == stamp, f'{path} was run again'
+    with open(work / 'results.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 7
+    status = {(r['backbone'], r['optimizer']): r for r in rows}
+    assert status[('Broken', 'SGD-M')]['status'] == 'failed'
+    broken = json.loads((work / 'broken_sgd-m' / 'seed0' / RUN_RECORD).read_text())
+    assert 'NoSuchBackbone' in broken['log_tail']
+    finished = [r for r in rows if r['status'] == 'finished']
+    assert len(finished) == 6
+    for row in finished:
+        assert 0.0 <= float(row['top1']) <= 100.0
+        assert row['epochs'] == '2' and float(row['wall_time']) > 0
+
+    # 3. a third call has nothing left to do but the broken run
+    again = _sweep('plan', pattern, '--work-root', str(work))
+    assert again.stdout.count('finished') == 6
+
+
+def test_slurm_array_script_and_map(tmp_path: Path) -> None:
+    configs = _write_grid(tmp_path)
+    runs = plan_grid(configs, str(tmp_path / 'w'), seeds=(0, 1))
+    script, index_map, todo = write_slurm_array(runs, str(tmp_path / 'w'), partition='gpu',
+                                                job_name='bocb-test', max_parallel=4,
+                                                time_limit='12:00:00')
+    assert len(todo) == 12
+    text = Path(script).read_text()
+    assert '#SBATCH --array=0-11%4' in text
+    assert '#SBATCH --partition=gpu' in text and '#SBATCH --time=12:00:00' in text
+    assert 'tools/slurm_train.sh gpu bocb-test' in text
+    subprocess.run(['bash', '-n', script], check=True)
+    lines = Path(index_map).read_text().splitlines()
+    assert lines[0].split('\t')[:4] == ['index', 'config', 'work_dir', 'seed']
+    assert len(lines) == 13
+    rows = [line.split('\t') for line in lines[1:]]
+    assert [int(r[0]) for r in rows] == list(range(12))
+    assert {(r[1], r[3]) for r in rows} == {(c, s) for c in configs for s in ('0', '1')}
+    # the task's line is found by the same awk the script runs
+    line = subprocess.run(['awk', '-F\t', '-v', 'i=5', 'NR > 1 && $1 == i', index_map],
+                          capture_output=True, text=True, check=True).stdout
+    assert line.split('\t')[0] == '5'
+    # the CLI prints the submit command
+    result = _sweep('slurm', *configs, '--work-root', str(tmp_path / 'w2'), '--partition', 'gpu')
+    assert result.returncode == 0, result.stderr
+    assert 'sbatch' in result.stdout and 'index map (6 runs)' in result.stdout

@@ -1,0 +1,119 @@
+"""Plan, run (locally or as a Slurm array), resume and collect a BOCB grid.
+
+    # 2 backbones x all optimizers x 2 seeds, 2 runs at a time, then results.csv
+    python tools/bocb_sweep.py run 'configs/cifar100/**/*.py' --backbones R-50 DeiT-S \\
+        --seeds 0 1 --jobs 2 --work-root work_dirs/bocb
+    python tools/bocb_sweep.py slurm 'configs/cifar100/**/*.py' --partition gpu
+    python tools/bocb_sweep.py collect 'configs/cifar100/**/*.py' --out results.csv
+    # extra tools/train.py arguments go after `--`:
+    python tools/bocb_sweep.py run CONFIGS -- --cfg-options train_cfg.max_epochs=1
+
+Re-running `run` skips finished runs and resumes interrupted ones from their last checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import signal
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import bocb_mm  # noqa: E402,F401
+from bocb_mm.sweep import (collect, find_configs, plan_grid, run_local,  # noqa: E402
+                           write_slurm_array)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if '--' in argv:
+        i = argv.index('--')
+        argv, extra = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(description='BOCB grid sweep')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument('configs', nargs='*', default=['configs/cifar100/**/*.py'],
+                       help='config files, globs, or @file with one config per line')
+        p.add_argument('--work-root', default='work_dirs/bocb_sweep')
+        p.add_argument('--seeds', type=int, nargs='+', default=[0])
+        p.add_argument('--backbones', nargs='+', help='paper backbone names to keep')
+        p.add_argument('--optimizers', nargs='+', help='paper optimizer names to keep')
+        p.add_argument('--metric', help='metric key (default: accuracy/top1, coco/bbox_mAP, '
+                                        'coco/AP, the first one found)')
+
+    p_plan = sub.add_parser('plan', help='print the planned runs and their state')
+    common(p_plan)
+    p_run = sub.add_parser('run', help='run the grid locally, then collect results')
+    common(p_run)
+    p_run.add_argument('--jobs', type=int, default=1, help='runs at a time')
+    p_run.add_argument('--threads', type=int, help='threads per run (default cores // jobs)')
+    p_run.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
+    p_slurm = sub.add_parser('slurm', help='write (and print) a Slurm job array')
+    common(p_slurm)
+    p_slurm.add_argument('--partition', required=True)
+    p_slurm.add_argument('--job-name', default='bocb')
+    p_slurm.add_argument('--gpus-per-run', type=int, default=1)
+    p_slurm.add_argument('--cpus-per-gpu', type=int, default=5)
+    p_slurm.add_argument('--max-parallel', type=int)
+    p_slurm.add_argument('--time', help='Slurm time limit per task, e.g. 24:00:00')
+    p_collect = sub.add_parser('collect', help='gather every run\'s metrics into one CSV')
+    common(p_collect)
+    p_collect.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
+    args = parser.parse_args(argv)
+    args.extra = extra
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    runs = plan_grid(find_configs(args.configs), args.work_root, seeds=args.seeds,
+                     backbones=args.backbones, optimizers=args.optimizers,
+                     extra_args=args.extra)
+    out_csv = getattr(args, 'out', None) or osp.join(args.work_root, 'results.csv')
+    if args.command == 'plan':
+        from bocb_mm.sweep.collect import has_checkpoint, is_finished
+        for run in runs:
+            state = ('finished' if is_finished(run) else
+                     'resume' if has_checkpoint(run) else 'todo')
+            print(f'{state:9s} {run.backbone:9s} {run.optimizer:10s} seed={run.seed} {run.config}')
+        print(f'{len(runs)} runs')
+        return 0
+    if args.command == 'slurm':
+        script, index_map, todo = write_slurm_array(
+            runs, args.work_root, args.partition, args.job_name, gpus_per_run=args.gpus_per_run,
+            cpus_per_gpu=args.cpus_per_gpu, max_parallel=args.max_parallel,
+            time_limit=args.time, extra_args=args.extra)
+        if not todo:
+            print('every run has finished; nothing to submit')
+            return 0
+        print(f'array index map ({len(todo)} runs): {index_map}')
+        print(f'submit with:\n  sbatch {script}')
+        return 0
+    if args.command == 'run':
+        import os
+        os.makedirs(args.work_root, exist_ok=True)
+
+        def report(record: dict) -> None:
+            if record['status'] == 'failed':
+                tail = record.get('log_tail', '').strip().splitlines()[-3:]
+                print(f"\nFAILED {record['config']} seed={record['seed']} "
+                      f"(log: {record['log']}):\n  " + '\n  '.join(tail), file=sys.stderr)
+
+        records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads, on_done=report)
+        failed = [r for r in records if r['status'] == 'failed']
+        rows = collect(runs, out_csv, args.metric)
+        done = sum(r['status'] == 'finished' for r in rows)
+        print(f'{done}/{len(rows)} runs finished, {len(failed)} failed in this call; '
+              f'results: {out_csv}')
+        return 1 if failed else 0
+    rows = collect(runs, out_csv, args.metric)
+    print(f'{len(rows)} runs collected into {out_csv}')
+    return 0
+
+
+if __name__ == '__main__':
+    # SIGTERM (a killed job, a cluster pre-emption) unwinds like Ctrl-C: running trainings are
+    # stopped, their checkpoints stay, and the next `run` resumes them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.exit(main())

@@ -1,0 +1,466 @@
+"""Generate the pre-training configs of the BOCB grid from the paper's tables.
+
+    python tools/gen_configs.py            # (re)write configs/cifar100/** and configs/imagenet/**
+    python tools/gen_configs.py --check    # exit 1 (listing the files) if any is out of date
+    python tools/gen_configs.py --list     # print the grid: backbone, optimizer, recipe, lr, wd
+
+Sources (one place each; the configs are never edited by hand):
+
+* the 20 backbones, their recipe, input size, file-name slug and model config:
+  ``bocb_mm.models.zoo`` (``list_backbones``, ``get_backbone_info``, ``classifier_cfg``);
+* the 20 optimizers, their config type and fixed arguments: ``bocb_mm.optim.zoo``;
+* lr / weight decay per backbone x optimizer on CIFAR-100: the paper's appendix tables,
+  ``bocb_mm/data/paper/cifar100_hparams.csv`` (or ``../shared/paper/`` in a work tree without it);
+* the backbones without a column there and the column they borrow:
+  ``bocb_mm/data/cifar100_hparams_from.csv``;
+* the recipes -> base files, drop path and ImageNet batch: ``bocb_mm/data/recipes.csv``;
+* the optimizer wrapper per optimizer: :data:`OPTIM_WRAPPER_TYPES` below;
+* the ImageNet-1K lr rule: :data:`IMAGENET_PUBLISHED` and :func:`imagenet_hparams` below.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import keyword
+import os
+import os.path as osp
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bocb_mm.optim import zoo as optim_zoo  # noqa: E402
+
+DATA = osp.join(REPO, 'bocb_mm', 'data')
+CONFIGS = osp.join(REPO, 'configs')
+HPARAMS_CANDIDATES = (osp.join(DATA, 'paper', 'cifar100_hparams.csv'),
+                      osp.join(osp.dirname(REPO), 'shared', 'paper', 'cifar100_hparams.csv'))
+HPARAMS_FROM = osp.join(DATA, 'cifar100_hparams_from.csv')
+RECIPES = osp.join(DATA, 'recipes.csv')
+
+# ----------------------------------------------------------------------------------------------
+# The one place that says which optimizer wrapper an optimizer's configs use. Everything not
+# listed uses mmengine's 'OptimWrapper'. Sophia needs the periodic Hessian refresh of
+# bocb_mm.engine.SophiaOptimWrapper (bocb_mm/engine/sophia_wrapper.py).
+# ----------------------------------------------------------------------------------------------
+OPTIM_WRAPPER_TYPES: dict[str, str] = {
+    'Sophia': 'OptimWrapper',  # switch to 'bocb_mm.SophiaOptimWrapper' once it is registered
+}
+DEFAULT_WRAPPER = 'OptimWrapper'
+
+# Backbone columns of the appendix table that are not in the 20-backbone grid.
+EXTRA_COLUMNS = ('R-101', 'R-101 (DeiT)')
+
+# ----------------------------------------------------------------------------------------------
+# ImageNet-1K (the paper: DeiT-S with the DeiT recipe, R-50 with RSB A2, 300 epochs, 20
+# optimizers). The paper gives no ImageNet lr table; these pairs have published values, and
+# every other pair follows IMAGENET_RULE.
+# ----------------------------------------------------------------------------------------------
+IMAGENET_BACKBONES = ('DeiT-S', 'R-50')
+IMAGENET_RECIPES = {'DeiT-S': 'DeiT', 'R-50': 'RSB A2'}
+IMAGENET_EPOCHS = 300
+IMAGENET_PUBLISHED: dict[tuple[str, str], tuple[str, str, str]] = {
+    # (backbone, optimizer): (lr at the config's batch, weight decay, source)
+    ('DeiT-S', 'AdamW'): ('1e-3', '5e-2', 'DeiT (Touvron et al., 2021): lr 5e-4 x 1024 / 512'),
+    ('R-50', 'LAMB'): ('5e-3', '2e-2', 'ResNet strikes back A2 (Wightman et al., 2021), batch 2048'),
+}
+IMAGENET_LR_BASE_BATCH = 512
+IMAGENET_RULE = ('lr = (the pair\'s CIFAR-100 lr, same backbone) x total batch / 512, weight decay '
+                 'unchanged: the paper\'s CIFAR-100 lrs follow the DeiT convention of an lr per '
+                 '512 images (DeiT-S + AdamW: 5e-4, DeiT\'s base lr)')
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One generated config."""
+
+    path: str  # relative to the repository root
+    backbone: str
+    optimizer: str
+    recipe: str
+    dataset: str
+    input_size: int
+    hparams_from: str
+    lr: str
+    weight_decay: str
+    lr_source: str
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+# ----------------------------------------------------------------------------------------------
+def hparams_path() -> str:
+    for path in HPARAMS_CANDIDATES:
+        if osp.isfile(path):
+            return path
+    raise FileNotFoundError(f'cifar100_hparams.csv not found at any of {HPARAMS_CANDIDATES}')
+
+
+def _read_csv(path: str) -> list[dict[str, str]]:
+    with open(path, newline='', encoding='utf-8') as f:
+        return [{k.strip(): (v or '').strip() for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def load_hparams(path: str | None = None) -> dict[tuple[str, str], tuple[str, str]]:
+    """``{(backbone column, optimizer): (lr, weight_decay)}`` as the table spells the numbers."""
+    table: dict[tuple[str, str], tuple[str, str]] = {}
+    for row in _read_csv(path or hparams_path()):
+        key = (row['backbone'], optim_zoo.resolve_name(row['optimizer']))
+        if key in table:
+            raise ValueError(f'cifar100_hparams.csv: duplicate row {key}')
+        float(row['lr']), float(row['weight_decay'])  # noqa: B018 (validate)
+        table[key] = (row['lr'], row['weight_decay'])
+    return table
+
+
+def load_hparams_from() -> dict[str, tuple[str, str]]:
+    """``{backbone: (column it borrows, reason)}`` for the backbones without a column."""
+    return {r['backbone']: (r['hparams_from'], r['reason']) for r in _read_csv(HPARAMS_FROM)}
+
+
+def load_recipes() -> dict[str, dict[str, str]]:
+    return {r['recipe']: r for r in _read_csv(RECIPES)}
+
+
+def _models_zoo():
+    from bocb_mm.models import zoo
+    return zoo
+
+
+def hparams_column(backbone: str, table: dict | None = None) -> tuple[str, str]:
+    """The table column whose lr / wd a backbone uses, and why ('' for its own column)."""
+    table = load_hparams() if table is None else table
+    columns = {b for b, _ in table}
+    if backbone in columns:
+        return backbone, ''
+    borrowed = load_hparams_from()
+    if backbone not in borrowed:
+        raise KeyError(f'{backbone} has no column in {hparams_path()} and no row in '
+                       f'{HPARAMS_FROM}')
+    column, reason = borrowed[backbone]
+    if column not in columns:
+        raise KeyError(f'{HPARAMS_FROM}: {backbone} borrows {column!r}, which is not a column')
+    return column, reason
+
+
+# ----------------------------------------------------------------------------------------------
+# naming
+# ----------------------------------------------------------------------------------------------
+def optimizer_slug(name: str) -> str:
+    return optim_zoo.resolve_name(name).lower().replace('-', '')
+
+
+def cifar100_path(backbone: str, optimizer: str) -> str:
+    slug = _models_zoo().get_backbone_info(backbone).slug
+    return f'configs/cifar100/{slug}/{slug}_{optimizer_slug(optimizer)}_1xb100-200e_cifar100.py'
+
+
+def imagenet_path(backbone: str, optimizer: str) -> str:
+    slug = _models_zoo().get_backbone_info(backbone).slug
+    recipe = load_recipes()[IMAGENET_RECIPES[backbone]]
+    gpus, per_gpu = int(recipe['imagenet_gpus']), int(recipe['imagenet_batch_per_gpu'])
+    tag = '' if recipe['key'] == 'deit' else f'-{recipe["key"]}'
+    return (f'configs/imagenet/{slug}/{slug}_{optimizer_slug(optimizer)}_{gpus}xb{per_gpu}'
+            f'{tag}-{IMAGENET_EPOCHS}e_in1k.py')
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering
+# ----------------------------------------------------------------------------------------------
+class Num(str):
+    """A number written as given (``Num('1e-3')`` renders ``1e-3``, not ``0.001``)."""
+
+
+def fmt_number(x: float) -> str:
+    text = f'{x:.6g}'
+    if 'e' in text:
+        mant, exp = text.split('e')
+        text = f'{mant}e{int(exp)}'
+    return text
+
+
+def _is_ident(key: Any) -> bool:
+    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+
+
+def render(obj: Any, indent: int = 0, width: int = 100) -> str:
+    """Python source for ``obj`` in mmengine config style (``dict(k=v)``), wrapped at ``width``."""
+    if isinstance(obj, Num):
+        return str(obj)
+    one_line = _render_flat(obj)
+    if len(one_line) + indent <= width or not isinstance(obj, (dict, list, tuple)) or not obj:
+        return one_line
+    pad = ' ' * (indent + 4)
+    if isinstance(obj, dict):
+        if all(_is_ident(k) for k in obj):
+            items = [f'{pad}{k}={render(v, indent + 4 + len(k) + 1, width)}' for k, v in obj.items()]
+            return 'dict(\n' + ',\n'.join(items) + ')'
+        items = [f'{pad}{k!r}: {render(v, indent + 4, width)}' for k, v in obj.items()]
+        return '{\n' + ',\n'.join(items) + '}'
+    open_, close = ('[', ']') if isinstance(obj, list) else ('(', ')')
+    items = [f'{pad}{render(v, indent + 4, width)}' for v in obj]
+    tail = ',' if isinstance(obj, tuple) and len(obj) == 1 else ''
+    return open_ + '\n' + ',\n'.join(items) + tail + close
+
+
+def _render_flat(obj: Any) -> str:
+    if isinstance(obj, Num):
+        return str(obj)
+    if isinstance(obj, dict):
+        if all(_is_ident(k) for k in obj):
+            return 'dict(' + ', '.join(f'{k}={_render_flat(v)}' for k, v in obj.items()) + ')'
+        return '{' + ', '.join(f'{k!r}: {_render_flat(v)}' for k, v in obj.items()) + '}'
+    if isinstance(obj, list):
+        return '[' + ', '.join(_render_flat(v) for v in obj) + ']'
+    if isinstance(obj, tuple):
+        inner = ', '.join(_render_flat(v) for v in obj)
+        return f'({inner},)' if len(obj) == 1 else f'({inner})'
+    if isinstance(obj, float):
+        return fmt_number(obj) if obj != int(obj) or abs(obj) >= 1e6 else repr(obj)
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return repr(obj)
+    raise TypeError(f'cannot render {type(obj).__name__} {obj!r} into a config')
+
+
+def model_cfg(backbone: str, recipe: dict[str, str], num_classes: int) -> dict:
+    """The backbone's classifier for a recipe: the zoo's config, minus what the recipe's base
+    file sets (head loss, batch augments), plus the recipe's drop path rate."""
+    zoo = _models_zoo()
+    cfg = zoo.classifier_cfg(backbone, num_classes=num_classes,
+                             **({} if num_classes == 100 else dict(cifar=False)))
+    cfg = dict(cfg)
+    if isinstance(cfg.get('head'), dict):
+        cfg['head'] = {k: v for k, v in cfg['head'].items() if k != 'loss'}
+    cfg.pop('train_cfg', None)
+    return _with_drop_path(cfg, float(recipe['drop_path_rate']))
+
+
+def _with_drop_path(cfg: dict, rate: float) -> dict:
+    backbone = dict(cfg['backbone'])
+    if 'drop_path_rate' in backbone:
+        backbone['drop_path_rate'] = rate
+    cfg['backbone'] = backbone
+    return cfg
+
+
+def _wrapper(optimizer: str) -> str:
+    return OPTIM_WRAPPER_TYPES.get(optim_zoo.resolve_name(optimizer), DEFAULT_WRAPPER)
+
+
+def optim_wrapper_cfg(optimizer: str, lr: str, weight_decay: str) -> dict:
+    opt = optim_zoo.optimizer_cfg(optimizer, lr=Num(lr), weight_decay=Num(weight_decay))
+    return dict(type=_wrapper(optimizer), optimizer=opt)
+
+
+HEADER = ('# Generated by tools/gen_configs.py from the tables in bocb_mm/data/ and the model and\n'
+          '# optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py\n')
+
+
+def _text(entry: Entry, bases: list[str], comments: list[str], model: dict, wrapper: dict) -> str:
+    bocb = dict(backbone=entry.backbone, optimizer=entry.optimizer, recipe=entry.recipe,
+                dataset=entry.dataset, input_size=entry.input_size,
+                hparams_from=entry.hparams_from)
+    lines = [HEADER.rstrip('\n')]
+    lines += [f'# {c}' for c in comments]
+    lines.append('_base_ = [')
+    lines += [f"    '{b}'," for b in bases]
+    lines.append(']')
+    lines.append('')
+    lines.append(f'bocb = {render(bocb, 7)}')
+    lines.append('')
+    lines.append(f'model = {render(model, 8)}')
+    lines.append('')
+    lines.append(f'optim_wrapper = {render(wrapper, 16)}')
+    return '\n'.join(lines) + '\n'
+
+
+def _base(rel_dir: str, kind: str, name: str) -> str:
+    """``_base_`` entry (relative to the config's folder ``configs/<rel_dir>``)."""
+    rel = f'{kind}/{name}.py' if kind else f'{name}.py'
+    path = osp.join(CONFIGS, '_base_', rel)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'base config {path} (named in {RECIPES}) does not exist')
+    depth = rel_dir.count('/') + 1
+    return '../' * depth + f'_base_/{rel}'
+
+
+def cifar100_entries() -> list[tuple[Entry, str]]:
+    """Every CIFAR-100 config of the grid (20 backbones x 20 optimizers) with its text."""
+    zoo = _models_zoo()
+    table, recipes = load_hparams(), load_recipes()
+    out = []
+    for backbone in zoo.list_backbones():
+        info = zoo.get_backbone_info(backbone)
+        recipe = recipes[info.recipe]
+        size = int(info.input_size)
+        column, reason = hparams_column(backbone, table)
+        model = model_cfg(backbone, recipe, 100)
+        pipeline = recipe['cifar100_pipeline_32' if size == 32 else 'cifar100_pipeline_224']
+        for optimizer in optim_zoo.list_optimizers():
+            lr, wd = table[(column, optimizer)]
+            path = cifar100_path(backbone, optimizer)
+            rel_dir = osp.dirname(path)[len('configs/'):]
+            entry = Entry(path=path, backbone=backbone, optimizer=optimizer,
+                          recipe=info.recipe, dataset='cifar100', input_size=size,
+                          hparams_from=column, lr=lr, weight_decay=wd,
+                          lr_source=f'cifar100_hparams.csv column {column}')
+            comments = [f'{backbone} + {optimizer} on CIFAR-100 ({size}x{size}), '
+                        f'"{info.recipe}" recipe, 200 epochs, batch 100 on 1 GPU.']
+            if column == backbone:
+                comments.append(f'lr / weight decay: the paper\'s appendix table, column {column}.')
+            else:
+                comments.append(f'lr / weight decay: the paper\'s appendix table has no {backbone} '
+                                f'column; taken from {column}: {reason}.')
+            bases = [_base(rel_dir, 'datasets', pipeline),
+                     _base(rel_dir, 'schedules', recipe['cifar100_schedule']),
+                     _base(rel_dir, '', 'default_runtime')]
+            out.append((entry, _text(entry, bases, comments, model,
+                                     optim_wrapper_cfg(optimizer, lr, wd))))
+    return out
+
+
+def imagenet_hparams(backbone: str, optimizer: str, total_batch: int,
+                     table: dict | None = None) -> tuple[str, str, str]:
+    """(lr, weight decay, source) of an ImageNet-1K pair: published, else :data:`IMAGENET_RULE`."""
+    optimizer = optim_zoo.resolve_name(optimizer)
+    if (backbone, optimizer) in IMAGENET_PUBLISHED:
+        return IMAGENET_PUBLISHED[(backbone, optimizer)]
+    table = load_hparams() if table is None else table
+    column, _ = hparams_column(backbone, table)
+    lr, wd = table[(column, optimizer)]
+    scaled = fmt_number(float(lr) * total_batch / IMAGENET_LR_BASE_BATCH)
+    return scaled, wd, (f'CIFAR-100 lr {lr} ({column}) x {total_batch} / '
+                        f'{IMAGENET_LR_BASE_BATCH}; weight decay {wd}')
+
+
+def imagenet_entries() -> list[tuple[Entry, str]]:
+    """The ImageNet-1K configs: DeiT-S (DeiT) and R-50 (RSB A2) x 20 optimizers."""
+    table, recipes = load_hparams(), load_recipes()
+    out = []
+    for backbone in IMAGENET_BACKBONES:
+        recipe_name = IMAGENET_RECIPES[backbone]
+        recipe = recipes[recipe_name]
+        gpus, per_gpu = int(recipe['imagenet_gpus']), int(recipe['imagenet_batch_per_gpu'])
+        model = model_cfg(backbone, recipe, 1000)
+        for optimizer in optim_zoo.list_optimizers():
+            lr, wd, source = imagenet_hparams(backbone, optimizer, gpus * per_gpu, table)
+            path = imagenet_path(backbone, optimizer)
+            rel_dir = osp.dirname(path)[len('configs/'):]
+            column = hparams_column(backbone, table)[0]
+            entry = Entry(path=path, backbone=backbone, optimizer=optimizer, recipe=recipe_name,
+                          dataset='imagenet', input_size=224,
+                          hparams_from=('published' if (backbone, optimizer) in
+                                        IMAGENET_PUBLISHED else column),
+                          lr=lr, weight_decay=wd, lr_source=source)
+            comments = [f'{backbone} + {optimizer} on ImageNet-1K (224x224), "{recipe_name}" '
+                        f'recipe, {IMAGENET_EPOCHS} epochs, {gpus} GPUs x {per_gpu} images.',
+                        f'lr / weight decay: {source}.']
+            if (backbone, optimizer) not in IMAGENET_PUBLISHED:
+                comments.append('(no published ImageNet value: see IMAGENET_RULE in '
+                                'tools/gen_configs.py / docs/configs.md)')
+            bases = [_base(rel_dir, 'datasets', recipe['imagenet_dataset']),
+                     _base(rel_dir, 'schedules', recipe['imagenet_schedule']),
+                     _base(rel_dir, '', 'default_runtime')]
+            out.append((entry, _text(entry, bases, comments, model,
+                                     optim_wrapper_cfg(optimizer, lr, wd))))
+    return out
+
+
+def all_entries() -> list[tuple[Entry, str]]:
+    return cifar100_entries() + imagenet_entries()
+
+
+def _generated_dirs() -> list[str]:
+    return [osp.join(CONFIGS, 'cifar100'), osp.join(CONFIGS, 'imagenet')]
+
+
+def _existing_generated() -> set[str]:
+    """Generated files on disk (those starting with the header), relative to the repo."""
+    found = set()
+    for top in _generated_dirs():
+        for dirpath, _, files in os.walk(top):
+            for name in files:
+                if name.endswith('.py'):
+                    path = osp.join(dirpath, name)
+                    with open(path, encoding='utf-8') as f:
+                        if f.read(len(HEADER)) == HEADER:
+                            found.add(osp.relpath(path, REPO))
+    return found
+
+
+def check(entries: Iterable[tuple[Entry, str]], verbose: bool = True) -> list[str]:
+    """Paths that differ from what the generator writes (stale, missing or left over)."""
+    problems = []
+    wanted = {}
+    for entry, text in entries:
+        wanted[entry.path] = text
+        full = osp.join(REPO, entry.path)
+        if not osp.isfile(full):
+            problems.append(f'missing: {entry.path}')
+            continue
+        with open(full, encoding='utf-8') as f:
+            current = f.read()
+        if current != text:
+            problems.append(f'out of date: {entry.path}')
+            if verbose and len(problems) <= 3:
+                diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                            'on disk', 'generated', lineterm='', n=1)
+                problems[-1] += '\n' + '\n'.join(list(diff)[:20])
+    for path in sorted(_existing_generated() - set(wanted)):
+        problems.append(f'left over (no longer generated): {path}')
+    return problems
+
+
+def write(entries: Iterable[tuple[Entry, str]]) -> tuple[int, int]:
+    written = unchanged = 0
+    wanted = set()
+    for entry, text in entries:
+        wanted.add(entry.path)
+        full = osp.join(REPO, entry.path)
+        if osp.isfile(full):
+            with open(full, encoding='utf-8') as f:
+                if f.read() == text:
+                    unchanged += 1
+                    continue
+        os.makedirs(osp.dirname(full), exist_ok=True)
+        with open(full, 'w', encoding='utf-8') as f:
+            f.write(text)
+        written += 1
+    for path in sorted(_existing_generated() - wanted):
+        os.remove(osp.join(REPO, path))
+        print(f'removed {path} (no longer generated)')
+    return written, unchanged
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 if a generated config is out of date')
+    parser.add_argument('--list', action='store_true', help='print the grid and exit')
+    args = parser.parse_args(argv)
+    entries = all_entries()
+    if args.list:
+        for e, _ in entries:
+            print(f'{e.dataset:9s} {e.backbone:8s} {e.optimizer:9s} {e.recipe:8s} '
+                  f'{e.input_size:3d}  lr={e.lr:8s} wd={e.weight_decay:6s} '
+                  f'from={e.hparams_from:8s} {e.path}')
+        return 0
+    if args.check:
+        problems = check(entries)
+        if problems:
+            print('\n'.join(problems))
+            print(f'{len(problems)} generated config(s) out of date: run  python '
+                  'tools/gen_configs.py')
+            return 1
+        print(f'OK: {len(entries)} generated configs up to date')
+        return 0
+    written, unchanged = write(entries)
+    print(f'{written} config(s) written, {unchanged} unchanged ({len(entries)} in all)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
