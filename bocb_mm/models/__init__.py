@@ -1,1 +1,11 @@
-"""Backbones that no installed library provides, and the zoo of the 20 paper backbones."""
+"""Backbones that no installed library provides, and the zoo of the 20 paper backbones.
+
+Importing this package registers the ``bocb_mm`` backbones (MogaNet, UniRepLKNet, TransNeXt,
+MetaFormer and the CIFAR-stem ConvNeXt/DenseNet) and exposes the backbone zoo.
+"""
+from . import backbones  # noqa: F401  (registers the backbones)
+from .backbones import ConvNeXt, DenseNet, MetaFormer, MogaNet, TransNeXt, UniRepLKNet
+from .zoo import BackboneInfo, classifier_cfg, get_backbone_info, list_backbones
+
+__all__ = ['BackboneInfo', 'classifier_cfg', 'get_backbone_info', 'list_backbones',
+           'ConvNeXt', 'DenseNet', 'MetaFormer', 'MogaNet', 'TransNeXt', 'UniRepLKNet']

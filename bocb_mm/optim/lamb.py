@@ -191,8 +191,7 @@ def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
         if weight_decay != 0:
             update.add_(p, alpha=weight_decay)
         if weight_decay != 0 or always_adapt:
-            w_norm = torch._foreach_norm([p])[0]
-            u_norm = torch._foreach_norm([update])[0]
+            w_norm, u_norm = torch._foreach_norm([p, update])
             update.mul_(_trust_ratio(w_norm, u_norm, trust_clip))
         p.add_(update, alpha=-lr)
 

@@ -1,0 +1,189 @@
+"""Real training runs through tools/train.py on a tiny CIFAR-100 in the official on-disk format.
+
+* one config per recipe family (PyTorch, DeiT, ConvNeXt, RSB A2) and one per optimizer (20) run a
+  few iterations and one validation, writing a checkpoint and a json log with accuracy/top1;
+* ``--resume`` continues a stopped run to the same optimizer state and iteration count as an
+  uninterrupted run;
+* ``tools/dist_train.sh`` with 2 CPU processes (gloo) runs a config to completion.
+
+Runs are in-process (``tools/train.py``'s ``main``) except the distributed one. The models are
+the configs' own, narrowed (fewer channels / blocks) through ``--cfg-options`` where the full
+width would be slow on a CPU; optimizer, wrapper, schedule, pipeline, loss and batch augments are
+the configs' as shipped.
+"""
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PYTHON = sys.executable
+
+
+def _load(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train_tool = _load('bocb_train_tool', 'tools/train.py')
+gen = _load('gen_configs', 'tools/gen_configs.py')
+
+from bocb_mm.datasets import random_cifar  # noqa: E402
+from bocb_mm.optim import zoo as optim_zoo  # noqa: E402
+
+# Config used per recipe family, and the --cfg-options that make its model cheap on a CPU
+# (None: the model as shipped). SMALL[backbone] narrows a backbone.
+SMALL = {
+    'R-50': ['model.backbone.depth=18', 'model.backbone.base_channels=8',
+             'model.backbone.stem_channels=8', 'model.head.in_channels=64'],
+    'DeiT-S': ['model.backbone.arch=deit-tiny', 'model.head.in_channels=192'],
+    'CNX-T': ['model.backbone.arch=atto', 'model.head.in_channels=320'],
+    'IF-12': [],
+}
+RECIPE_BACKBONE = {'PyTorch': 'R-50', 'DeiT': 'DeiT-S', 'ConvNeXt': 'CNX-T', 'RSB A2': 'IF-12'}
+OPTIMIZER_BACKBONE = 'R-50'
+
+
+def _config(backbone: str, optimizer: str) -> str:
+    return osp.join(REPO, gen.cifar100_path(backbone, optimizer))
+
+
+@pytest.fixture(scope='module')
+def tiny_cifar(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp('cifar100_tiny'))
+    random_cifar(root, num_train=40, num_test=20)
+    return root
+
+
+def data_options(root: str, n_train: int = 16, batch: int = 8, epochs: int = 1) -> list[str]:
+    opts = []
+    for loader, bs in (('train_dataloader', batch), ('val_dataloader', 10),
+                       ('test_dataloader', 10)):
+        opts += [f'{loader}.dataset.type=bocb_mm.UnverifiedCIFAR100',
+                 f'{loader}.dataset.data_root={root}', f'{loader}.batch_size={bs}',
+                 f'{loader}.num_workers=0']
+    return opts + [f'train_dataloader.dataset.indices={n_train}', f'train_cfg.max_epochs={epochs}',
+                   'default_hooks.logger.interval=1', 'randomness.seed=0', 'log_level=WARNING']
+
+
+_RUNS = iter(range(10**6))
+
+
+def train(config: str, work_dir: str, options: list[str], *extra: str) -> None:
+    # a fresh experiment name per run: mmengine keys its logger and message hub by it
+    name = f'{osp.basename(work_dir.rstrip("/"))}_{next(_RUNS)}'
+    train_tool.main([config, '--work-dir', work_dir, *extra, '--cfg-options',
+                     f'experiment_name={name}', *options])
+
+
+def scalars(work_dir: str) -> list[dict]:
+    files = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert files, f'no json log under {work_dir}'
+    with open(sorted(files)[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def assert_trained(work_dir: str, iters: int) -> dict:
+    rows = scalars(work_dir)
+    losses = [r['loss'] for r in rows if 'loss' in r]
+    assert len(losses) == iters and all(map(lambda x: x == x, losses))  # logged, finite
+    val = [r for r in rows if 'accuracy/top1' in r]
+    assert val and 0 <= val[-1]['accuracy/top1'] <= 100 and 'accuracy/top5' in val[-1]
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert glob.glob(osp.join(work_dir, 'best_accuracy_top1_epoch_*.pth'))
+    ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu')
+    assert ckpt['meta']['iter'] == iters
+    return ckpt
+
+
+@pytest.mark.parametrize('recipe', list(RECIPE_BACKBONE))
+def test_recipe_family_trains(recipe, tiny_cifar, tmp_path):
+    backbone = RECIPE_BACKBONE[recipe]
+    config = _config(backbone, 'AdamW')
+    work_dir = str(tmp_path / f'recipe_{recipe.replace(" ", "_")}')
+    train(config, work_dir, data_options(tiny_cifar, n_train=16) + SMALL[backbone])
+    assert_trained(work_dir, iters=2)
+
+
+@pytest.mark.parametrize('optimizer', optim_zoo.list_optimizers())
+def test_optimizer_trains(optimizer, tiny_cifar, tmp_path):
+    config = _config(OPTIMIZER_BACKBONE, optimizer)
+    work_dir = str(tmp_path / f'opt_{optim_zoo.get_info(optimizer).class_name}')
+    train(config, work_dir, data_options(tiny_cifar, n_train=16) + SMALL[OPTIMIZER_BACKBONE])
+    ckpt = assert_trained(work_dir, iters=2)
+    info = optim_zoo.get_info(optimizer)
+    state = ckpt['optimizer']
+    assert len(state['param_groups']) >= 1
+    assert state['param_groups'][0]['lr'] >= 0
+    if info.state_tensors:
+        assert state['state'], f'{optimizer}: no optimizer state after 2 steps'
+
+
+def _deterministic_config(backbone: str, optimizer: str, tmp_path) -> str:
+    """The config with no random augmentation (shuffling has a fixed seed), so that two runs see
+    the same batches: what differs between them is only the resume."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(_config(backbone, optimizer))
+    cfg.train_dataloader.dataset.pipeline = [dict(type='PackInputs')]
+    path = str(tmp_path / f'deterministic_{osp.basename(_config(backbone, optimizer))}')
+    cfg.dump(path)
+    return path
+
+
+def test_resume_matches_uninterrupted_run(tiny_cifar, tmp_path):
+    config = _deterministic_config('R-50', 'Adan', tmp_path)  # 4 state tensors per parameter
+    full, cut = str(tmp_path / 'full'), str(tmp_path / 'cut')
+    opts = SMALL['R-50']
+    train(config, full, data_options(tiny_cifar, epochs=2) + opts)
+    train(config, cut, data_options(tiny_cifar, epochs=1) + opts)  # stopped after epoch 1
+    assert not osp.exists(osp.join(cut, 'epoch_2.pth'))
+    train(config, cut, data_options(tiny_cifar, epochs=2) + opts, '--resume')
+    a = torch.load(osp.join(full, 'epoch_2.pth'), map_location='cpu')
+    b = torch.load(osp.join(cut, 'epoch_2.pth'), map_location='cpu')
+    assert a['meta']['iter'] == b['meta']['iter'] == 4
+    assert a['meta']['epoch'] == b['meta']['epoch'] == 2
+    sa, sb = a['optimizer']['state'], b['optimizer']['state']
+    assert sa.keys() == sb.keys() and sa
+    for key in sa:
+        for name, value in sa[key].items():
+            other = sb[key][name]
+            if torch.is_tensor(value):
+                torch.testing.assert_close(value, other, rtol=1e-5, atol=1e-7,
+                                           msg=f'optimizer state {key}.{name}')
+            else:
+                assert value == other, (key, name)
+    for name, value in a['state_dict'].items():
+        torch.testing.assert_close(value, b['state_dict'][name], rtol=1e-5, atol=1e-7)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_dist_train_two_cpu_processes(tiny_cifar, tmp_path):
+    config = _config('R-50', 'SGD-M')
+    work_dir = str(tmp_path / 'dist')
+    env = dict(os.environ, PYTHON=PYTHON, PORT=str(_free_port()), OMP_NUM_THREADS='1',
+               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    options = data_options(tiny_cifar, n_train=16, batch=4) + SMALL['R-50'] + [
+        'env_cfg.dist_cfg.backend=gloo', 'experiment_name=dist']
+    proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
+                           '--work-dir', work_dir, '--cfg-options', *options],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    # 16 images, 2 processes x 4 per batch: 2 iterations per epoch
+    ckpt = assert_trained(work_dir, iters=2)
+    assert ckpt['meta']['epoch'] == 1

@@ -1,0 +1,297 @@
+"""Benchmark one optimizer step of the paper's 20 optimizers against every installed peer.
+
+For each model (the parameter shapes of ResNet-50 and DeiT-S, taken from models built on the meta
+device, then materialised as CPU fp32 tensors with random gradients) and each optimizer of
+:mod:`bocb_mm.optim.zoo`, the script times ``optimizer.step()`` of the zoo's implementation and of
+every installed implementation of the same algorithm (torch's loop / foreach / fused variants,
+timm, pytorch_optimizer and the official PyPI packages adamp, adabound, adabelief_pytorch,
+lion_pytorch, sophia_opt), and prints per implementation:
+
+* ``ms``: median step time over ``--repeats`` steps (after two warm-up steps that create the state);
+* ``x best``: ratio to the fastest implementation of the same optimizer;
+* ``x floor``: ratio to the memory-stream floor, the time plain torch copies need to move the
+  bytes a step must touch at least: read params + grads + state, write params + state. The copy
+  bandwidth is measured in the same run with ``Tensor.copy_`` on one flat buffer;
+* ``state B/p``: optimizer state bytes per parameter (4 = one fp32 tensor);
+* ``BW/fAdamW``: effective bandwidth (those bytes / step time) as a fraction of that of
+  ``torch.optim.AdamW(fused=True)`` measured in the same run.
+
+Example::
+
+    python tools/benchmark/optimizer_step.py --models resnet50 --repeats 3
+    python tools/benchmark/optimizer_step.py --optimizers AdamW Adan LAMB --threads 8
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import importlib
+import math
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from bocb_mm.optim.zoo import get_info, list_optimizers  # noqa: E402
+
+MODELS = ('resnet50', 'deit_s')
+
+# lr per optimizer, only so that the steps do ordinary arithmetic (timing does not depend on it)
+LR = {'SGD-M': 0.1, 'SGDP': 0.1, 'LION': 1e-4, 'LARS': 0.1, 'AdaDelta': 1.0}
+WEIGHT_DECAY = 1e-4
+
+
+@dataclasses.dataclass
+class Impl:
+    """One implementation: a label and a factory ``params -> optimizer``."""
+
+    label: str
+    factory: Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+
+
+def _load(path: str) -> Any:
+    """``'package.module:attr'`` -> the attribute, or None when not installed."""
+    module, attr = path.split(':')
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except Exception:  # noqa: BLE001 - not installed / does not import: no such peer
+        return None
+
+
+def implementations(name: str) -> list[Impl]:
+    """The zoo's implementation of ``name`` first, then its installed peers."""
+    info = get_info(name)
+    lr = LR.get(info.name, 1e-3)
+    base = dict(info.defaults, lr=lr, weight_decay=WEIGHT_DECAY)
+    impls: list[Impl] = []
+
+    def add(label: str, path_or_cls: Any, **kwargs: Any) -> None:
+        cls = _load(path_or_cls) if isinstance(path_or_cls, str) else path_or_cls
+        if cls is not None:
+            impls.append(Impl(label, lambda params, c=cls, kw=kwargs: c(params, **kw)))
+
+    if info.is_torch:
+        add('torch (loop)', info.cls, **base, foreach=False)
+        add('torch foreach', info.cls, **base, foreach=True)
+        if 'fused' in info.cls.__init__.__code__.co_varnames:
+            add('torch fused', info.cls, **base, fused=True)
+    else:
+        add('bocb_mm', info.cls, **base, foreach=False)
+        add('bocb_mm foreach', info.cls, **base, foreach=True)
+
+    adam_like = dict(lr=lr, weight_decay=WEIGHT_DECAY)
+    peers: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+        'SGD-M': [],
+        'SGDP': [('adamp', 'adamp:SGDP', dict(adam_like, momentum=0.9)),
+                 ('timm', 'timm.optim:SGDP', dict(adam_like, momentum=0.9)),
+                 ('pytorch_optimizer', 'pytorch_optimizer:SGDP', dict(adam_like, momentum=0.9))],
+        'LION': [('lion_pytorch', 'lion_pytorch:Lion', adam_like),
+                 ('timm', 'timm.optim:Lion', adam_like),
+                 ('pytorch_optimizer', 'pytorch_optimizer:Lion', adam_like)],
+        'NAdam': [('timm legacy', 'timm.optim:NAdamLegacy', adam_like)],
+        'AdamW': [('timm legacy', 'timm.optim:AdamWLegacy', adam_like)],
+        'LAMB': [('timm', 'timm.optim:Lamb', adam_like),
+                 ('pytorch_optimizer', 'pytorch_optimizer:Lamb', adam_like)],
+        'RAdam': [('timm legacy', 'timm.optim:RAdamLegacy', adam_like),
+                  ('pytorch_optimizer', 'pytorch_optimizer:RAdam', adam_like)],
+        'AdamP': [('adamp', 'adamp:AdamP', adam_like),
+                  ('timm', 'timm.optim:AdamP', adam_like),
+                  ('pytorch_optimizer', 'pytorch_optimizer:AdamP', adam_like)],
+        'Adan': [('timm', 'timm.optim:Adan', adam_like),
+                 ('pytorch_optimizer', 'pytorch_optimizer:Adan', adam_like)],
+        'AdaBound': [('adabound', 'adabound:AdaBound', adam_like),
+                     ('pytorch_optimizer', 'pytorch_optimizer:AdaBound',
+                      dict(adam_like, weight_decouple=False))],
+        'LARS': [('timm', 'timm.optim:Lars', dict(adam_like, momentum=0.9)),
+                 ('pytorch_optimizer', 'pytorch_optimizer:LARS', dict(adam_like, momentum=0.9))],
+        'AdaFactor': [('timm', 'timm.optim:Adafactor', dict(adam_like, scale_parameter=False)),
+                      ('torch', 'torch.optim:Adafactor', adam_like),
+                      ('pytorch_optimizer', 'pytorch_optimizer:AdaFactor',
+                       dict(adam_like, betas=(None, 0.999), relative_step=False,
+                            scale_parameter=False))],
+        'AdaBelief': [('adabelief_pytorch', 'adabelief_pytorch:AdaBelief',
+                       dict(adam_like, print_change_log=False)),
+                      ('timm', 'timm.optim:AdaBelief', adam_like),
+                      ('pytorch_optimizer', 'pytorch_optimizer:AdaBelief',
+                       dict(adam_like, rectify=True))],
+        'NovoGrad': [('timm', 'timm.optim:NvNovoGrad', adam_like),
+                     ('pytorch_optimizer', 'pytorch_optimizer:NovoGrad', adam_like)],
+        'Sophia': [('sophia_opt', 'sophia_opt:SophiaG', adam_like)],
+        'RMSProp': [('timm RMSpropTF', 'timm.optim:RMSpropTF', adam_like)],
+        'AdaDelta': [('pytorch_optimizer', 'pytorch_optimizer:AdaDelta', adam_like)],
+    }
+    for label, path, kwargs in peers.get(info.name, []):
+        add(label, path, **kwargs)
+    return impls
+
+
+def model_shapes(model: str) -> list[torch.Size]:
+    """Parameter shapes of ResNet-50 (torchvision) or DeiT-S (timm), built on the meta device."""
+    with torch.device('meta'):
+        if model == 'resnet50':
+            import torchvision
+            net = torchvision.models.resnet50()
+        elif model == 'deit_s':
+            import timm
+            net = timm.create_model('deit_small_patch16_224', pretrained=False)
+        else:
+            raise ValueError(f'Unknown model {model!r}; expected one of {MODELS}')
+    return [p.shape for p in net.parameters()]
+
+
+class Workload:
+    """Random fp32 params and grads of the given shapes; each implementation gets clones."""
+
+    def __init__(self, shapes: list[torch.Size], seed: int = 0) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.params = [torch.randn(s, generator=gen) * 0.05 for s in shapes]
+        self.grads = [torch.randn(s, generator=gen) * 1e-3 for s in shapes]
+        self.numel = sum(p.numel() for p in self.params)
+
+    def fresh(self) -> list[torch.nn.Parameter]:
+        out = []
+        for p, g in zip(self.params, self.grads):
+            q = torch.nn.Parameter(p.clone())
+            q.grad = g.clone()
+            out.append(q)
+        return out
+
+
+def state_bytes(opt: torch.optim.Optimizer) -> int:
+    total = 0
+    for state in opt.state.values():
+        for value in state.values():
+            if isinstance(value, torch.Tensor):
+                total += value.numel() * value.element_size()
+    return total
+
+
+def time_steps(opt: torch.optim.Optimizer, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        opt.step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def copy_bandwidth(numel: int, repeats: int) -> float:
+    """Bytes per second of ``dst.copy_(src)`` (read + write) on flat fp32 buffers."""
+    src, dst = torch.randn(numel), torch.empty(numel)
+    dst.copy_(src)
+    times = []
+    for _ in range(max(repeats, 3)):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t0)
+    return 2 * numel * 4 / statistics.median(times)
+
+
+@dataclasses.dataclass
+class Row:
+    optimizer: str
+    impl: str
+    ms: float
+    state_per_param: float
+    bytes_moved: int
+    error: str | None = None
+
+
+def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str], None]
+                ) -> tuple[list[Row], float, float]:
+    shapes = model_shapes(model)
+    work = Workload(shapes)
+    param_bytes = work.numel * 4
+    log(f'[{model}] {work.numel / 1e6:.2f}M parameters in {len(shapes)} tensors')
+    bandwidth = copy_bandwidth(3 * work.numel, repeats)
+    log(f'[{model}] copy bandwidth {bandwidth / 1e9:.2f} GB/s')
+
+    def measure(name: str, impl: Impl) -> Row:
+        params = work.fresh()
+        try:
+            opt = impl.factory(params)
+            seconds = time_steps(opt, repeats)
+            s_bytes = state_bytes(opt)
+            if not all(torch.isfinite(p).all() for p in params):
+                raise FloatingPointError('non-finite parameters after the steps')
+        except Exception as err:  # noqa: BLE001 - report and go on with the other peers
+            return Row(name, impl.label, math.nan, math.nan, 0, f'{type(err).__name__}: {err}')
+        finally:
+            del params
+        moved = 3 * param_bytes + 2 * s_bytes  # read p, g, state; write p, state
+        return Row(name, impl.label, seconds * 1e3, s_bytes / work.numel, moved)
+
+    reference = measure('AdamW', Impl('torch fused', lambda ps: torch.optim.AdamW(
+        ps, lr=1e-3, weight_decay=WEIGHT_DECAY, fused=True)))
+    log(f'[{model}] reference torch.optim.AdamW(fused=True): {reference.ms:.1f} ms')
+    ref_bw = reference.bytes_moved / (reference.ms / 1e3)
+
+    rows: list[Row] = []
+    for name in names:
+        for impl in implementations(name):
+            row = measure(name, impl)
+            rows.append(row)
+            gc.collect()
+            status = row.error or f'{row.ms:.1f} ms'
+            log(f'[{model}] {name:<10} {impl.label:<20} {status}')
+    return rows, bandwidth, ref_bw
+
+
+def print_table(model: str, rows: list[Row], bandwidth: float, ref_bw: float) -> None:
+    print(f'\n== {model}: step time, CPU fp32, {torch.get_num_threads()} threads; '
+          f'copy bandwidth {bandwidth / 1e9:.2f} GB/s; fused AdamW '
+          f'{ref_bw / 1e9:.2f} GB/s effective')
+    header = (f'{"optimizer":<10} {"implementation":<20} {"ms":>9} {"x best":>7} {"x floor":>8} '
+              f'{"state B/p":>9} {"BW/fAdamW":>9}')
+    print(header)
+    print('-' * len(header))
+    best: dict[str, float] = {}
+    for row in rows:
+        if row.error is None:
+            best[row.optimizer] = min(best.get(row.optimizer, math.inf), row.ms)
+    for row in rows:
+        if row.error is not None:
+            print(f'{row.optimizer:<10} {row.impl:<20} failed: {row.error[:60]}')
+            continue
+        floor_ms = row.bytes_moved / bandwidth * 1e3
+        eff_bw = row.bytes_moved / (row.ms / 1e3)
+        print(f'{row.optimizer:<10} {row.impl:<20} {row.ms:9.1f} {row.ms / best[row.optimizer]:7.2f} '
+              f'{row.ms / floor_ms:8.1f} {row.state_per_param:9.1f} {eff_bw / ref_bw:9.2f}')
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS,
+                        help='parameter shapes to benchmark')
+    parser.add_argument('--optimizers', nargs='+', default=None,
+                        help='zoo names (default: all 20, in the paper order)')
+    parser.add_argument('--repeats', type=int, default=10, help='timed steps per implementation')
+    parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = [get_info(n).name for n in (args.optimizers or list_optimizers())]
+    import bocb_mm.optim  # noqa: F401  (the bocb_mm classes)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    for model in args.models:
+        rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log)
+        print_table(model, rows, bandwidth, ref_bw)
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
