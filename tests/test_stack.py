@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData, PixelData
@@ -59,7 +60,7 @@ def test_mmdet_retinanet_r50_fpn_train_step() -> None:
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
     init_default_scope('mmdet')
-    cfg = Config.fromfile('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
+    cfg = get_config('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
     cfg.model.backbone.init_cfg = None  # no download: random init
     model = MODELS.build(cfg.model)
     inputs, samples = [], []
@@ -78,7 +79,7 @@ def test_mmpose_topdown_heatmap_r50_train_step() -> None:
     from mmpose.registry import MODELS
     from mmpose.structures import PoseDataSample
     init_default_scope('mmpose')
-    cfg = Config.fromfile(
+    cfg = get_config(
         'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py')
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
@@ -99,7 +100,7 @@ def test_mmpretrain_resnet50_cifar_train_step() -> None:
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile('mmpretrain::resnet/resnet50_8xb16_cifar100.py')
+    cfg = get_config('mmpretrain::resnet/resnet50_8xb16_cifar100.py')
     model = MODELS.build(cfg.model)
     inputs = [torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8) for _ in range(2)]
     samples = [DataSample().set_gt_label(label) for label in (3, 77)]

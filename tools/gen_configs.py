@@ -26,6 +26,7 @@ import keyword
 import os
 import os.path as osp
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -175,33 +176,39 @@ class Num(str):
 
 
 def fmt_number(x: float) -> str:
-    text = f'{x:.6g}'
-    if 'e' in text:
-        mant, exp = text.split('e')
-        text = f'{mant}e{int(exp)}'
-    return text
+    """Short spelling of a computed number: ``2e-3``, ``5.12e-3``, ``0.4``, ``4.8``."""
+    if x != 0 and abs(x) < 0.1:
+        mant, exp = f'{x:.6e}'.split('e')
+        mant = mant.rstrip('0').rstrip('.')
+        return f'{mant}e{int(exp)}'
+    return f'{x:.6g}'
 
 
 def _is_ident(key: Any) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
 
 
-def render(obj: Any, indent: int = 0, width: int = 100) -> str:
-    """Python source for ``obj`` in mmengine config style (``dict(k=v)``), wrapped at ``width``."""
-    if isinstance(obj, Num):
-        return str(obj)
-    one_line = _render_flat(obj)
-    if len(one_line) + indent <= width or not isinstance(obj, (dict, list, tuple)) or not obj:
-        return one_line
+def render(obj: Any, indent: int = 0, used: int = 0, width: int = 100) -> str:
+    """Python source for ``obj`` in mmengine config style (``dict(k=v)``).
+
+    ``indent`` is the indentation of the line the value starts on and ``used`` the number of
+    characters already on it; values that do not fit are broken one item per line, indented
+    by 4 more.
+    """
+    flat = _render_flat(obj)
+    if used + len(flat) <= width or not isinstance(obj, (dict, list, tuple)) or not obj:
+        return flat
     pad = ' ' * (indent + 4)
     if isinstance(obj, dict):
         if all(_is_ident(k) for k in obj):
-            items = [f'{pad}{k}={render(v, indent + 4 + len(k) + 1, width)}' for k, v in obj.items()]
+            items = [f'{pad}{k}={render(v, indent + 4, len(pad) + len(k) + 2, width)}'
+                     for k, v in obj.items()]
             return 'dict(\n' + ',\n'.join(items) + ')'
-        items = [f'{pad}{k!r}: {render(v, indent + 4, width)}' for k, v in obj.items()]
+        items = [f'{pad}{k!r}: {render(v, indent + 4, len(pad) + len(repr(k)) + 3, width)}'
+                 for k, v in obj.items()]
         return '{\n' + ',\n'.join(items) + '}'
     open_, close = ('[', ']') if isinstance(obj, list) else ('(', ')')
-    items = [f'{pad}{render(v, indent + 4, width)}' for v in obj]
+    items = [f'{pad}{render(v, indent + 4, len(pad) + 1, width)}' for v in obj]
     tail = ',' if isinstance(obj, tuple) and len(obj) == 1 else ''
     return open_ + '\n' + ',\n'.join(items) + tail + close
 
@@ -218,31 +225,47 @@ def _render_flat(obj: Any) -> str:
     if isinstance(obj, tuple):
         inner = ', '.join(_render_flat(v) for v in obj)
         return f'({inner},)' if len(obj) == 1 else f'({inner})'
-    if isinstance(obj, float):
-        return fmt_number(obj) if obj != int(obj) or abs(obj) >= 1e6 else repr(obj)
-    if obj is None or isinstance(obj, (bool, int, str)):
+    if obj is None or isinstance(obj, (bool, int, float, str)):
         return repr(obj)
     raise TypeError(f'cannot render {type(obj).__name__} {obj!r} into a config')
 
 
+def accepts(backbone_type: str, arg: str) -> bool:
+    """Whether a registered backbone class (or a base class it forwards ``**kwargs`` to) takes
+    ``arg``."""
+    import inspect
+
+    import bocb_mm  # noqa: F401  (registers the bocb_mm backbones)
+    from mmpretrain.registry import MODELS
+    cls = MODELS.get(backbone_type)
+    if cls is None:
+        raise KeyError(f'backbone type {backbone_type!r} is not registered')
+    for klass in cls.__mro__:
+        if '__init__' not in klass.__dict__:
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        if arg in params:
+            return True
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
+
+
 def model_cfg(backbone: str, recipe: dict[str, str], num_classes: int) -> dict:
-    """The backbone's classifier for a recipe: the zoo's config, minus what the recipe's base
-    file sets (head loss, batch augments), plus the recipe's drop path rate."""
+    """The backbone's classifier for a recipe: the zoo's config with the recipe's drop path rate
+    (where the recipe has one and the backbone takes it), minus what the recipe's schedule base
+    sets (head loss, batch augments)."""
     zoo = _models_zoo()
-    cfg = zoo.classifier_cfg(backbone, num_classes=num_classes,
-                             **({} if num_classes == 100 else dict(cifar=False)))
-    cfg = dict(cfg)
+    cifar = None if num_classes == 100 else False
+    rate = float(recipe['drop_path_rate'])
+    overrides = {}
+    if rate > 0 and accepts(zoo.get_backbone_info(backbone).backbone_cfg(cifar)['type'],
+                            'drop_path_rate'):
+        overrides['drop_path_rate'] = rate
+    cfg = dict(zoo.classifier_cfg(backbone, num_classes=num_classes, cifar=cifar, **overrides))
     if isinstance(cfg.get('head'), dict):
         cfg['head'] = {k: v for k, v in cfg['head'].items() if k != 'loss'}
     cfg.pop('train_cfg', None)
-    return _with_drop_path(cfg, float(recipe['drop_path_rate']))
-
-
-def _with_drop_path(cfg: dict, rate: float) -> dict:
-    backbone = dict(cfg['backbone'])
-    if 'drop_path_rate' in backbone:
-        backbone['drop_path_rate'] = rate
-    cfg['backbone'] = backbone
     return cfg
 
 
@@ -264,16 +287,17 @@ def _text(entry: Entry, bases: list[str], comments: list[str], model: dict, wrap
                 dataset=entry.dataset, input_size=entry.input_size,
                 hparams_from=entry.hparams_from)
     lines = [HEADER.rstrip('\n')]
-    lines += [f'# {c}' for c in comments]
+    for comment in comments:
+        lines += textwrap.wrap(comment, 100, initial_indent='# ', subsequent_indent='#   ')
     lines.append('_base_ = [')
     lines += [f"    '{b}'," for b in bases]
     lines.append(']')
     lines.append('')
-    lines.append(f'bocb = {render(bocb, 7)}')
+    lines.append(f'bocb = {render(bocb, 0, 7)}')
     lines.append('')
-    lines.append(f'model = {render(model, 8)}')
+    lines.append(f'model = {render(model, 0, 8)}')
     lines.append('')
-    lines.append(f'optim_wrapper = {render(wrapper, 16)}')
+    lines.append(f'optim_wrapper = {render(wrapper, 0, 16)}')
     return '\n'.join(lines) + '\n'
 
 

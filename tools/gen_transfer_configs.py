@@ -29,7 +29,7 @@ import difflib
 import os
 import os.path as osp
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -171,24 +171,28 @@ def transfer_hparams(task: str, backbone: str, optimizer: str,
 
 
 # ----------------------------------------------------------------------------------------------
-# Backbone adapters: how each pre-trained backbone plugs into RetinaNet + FPN and TopDown.
+# Backbone adapters: how each pre-trained backbone plugs into RetinaNet + FPN and TopDown. The
+# backbone type, its ImageNet (224 px) arguments and the channels of each stage come from the
+# backbone zoo (bocb_mm.models.zoo: multiscale_cfg, channels); here: which stages feed the FPN /
+# the pose head, and what the detection and pose libraries' own configs of the model add.
 # ResNet-50 keeps the host library's ``ResNet`` of the base config (its parameter names are those
-# of mmpretrain's ResNet, so an mmpretrain checkpoint loads with prefix 'backbone.'); the others
-# are mmpretrain backbones (``type='mmpretrain.X'``), as in mmdet's own ConvNeXt configs.
-# Output strides (input 2^k): R-50 stages 4/8/16/32; Swin-T, ConvNeXt-T stages 4/8/16/32;
-# VGG stages (after each max-pool) 2/4/8/16/32. RetinaNet uses strides 8-32 plus two extra levels.
+# of mmpretrain's ResNet, so an mmpretrain checkpoint loads with prefix 'backbone.'): the
+# published RetinaNet / TopDown R-50 exactly, only the checkpoint changes.
+# Output strides: R-50, Swin-T, ConvNeXt-T stages 0-3: 4/8/16/32; VGG stages 0-4 (after each
+# max-pool): 2/4/8/16/32. RetinaNet takes strides 8-32 (plus two extra levels), the pose head the
+# stride-32 map (3 deconvolutions to stride 4).
 # ----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Adapter:
-    slug: str
-    det_backbone: dict | None  # None: keep the base config's backbone (only init_cfg changes)
-    det_neck: dict
-    pose_backbone: dict | None
-    pose_head_in: int
+    det_out_indices: tuple[int, ...] | None  # None: the base config's ResNet-50 and FPN
+    pose_out_indices: tuple[int, ...] | None  # None: the base config's ResNet-50
+    det_extra: dict = field(default_factory=dict)
+    pose_extra: dict = field(default_factory=dict)
     det_paramwise: dict | None = None
     pose_batch: int = 64  # per GPU, 8 GPUs (mmpose's td-hm config of the backbone)
+    note: str = ''
 
 
 _SWIN_PARAMWISE = dict(custom_keys={'absolute_pos_embed': dict(decay_mult=0.),
@@ -197,48 +201,58 @@ _SWIN_PARAMWISE = dict(custom_keys={'absolute_pos_embed': dict(decay_mult=0.),
 
 ADAPTERS: dict[str, Adapter] = {
     'R-50': Adapter(
-        slug='resnet50',
-        det_backbone=None,  # mmdet ResNet-50: out_indices 0-3, frozen stem + stage 1, norm_eval
-        det_neck={},        # FPN in [256, 512, 1024, 2048], start_level 1 (the base)
-        pose_backbone=None,  # mmpose ResNet-50, last stage (2048 channels)
-        pose_head_in=2048),
+        det_out_indices=None, pose_out_indices=None,
+        note='mmdet ResNet-50 (stages 0-3, FPN from stage 1, frozen stem + stage 0, BN in eval '
+             'mode); mmpose ResNet-50 (stage 3)'),
     'Swin-T': Adapter(
-        slug='swin-tiny',
-        # mmdet swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py, with mmpretrain's Swin
-        det_backbone=dict(type='mmpretrain.SwinTransformer', arch='tiny', drop_path_rate=0.2,
-                          out_indices=(1, 2, 3), with_cp=False),
-        det_neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5),
-        det_paramwise=_SWIN_PARAMWISE,  # mmdet swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py
-        # mmpose td-hm_swin-t-p4-w7_8xb32-210e_coco-256x192.py, with mmpretrain's Swin
-        pose_backbone=dict(type='mmpretrain.SwinTransformer', arch='tiny', drop_path_rate=0.2,
-                           out_indices=(3,), with_cp=False),
-        pose_head_in=768,
-        pose_batch=32),
+        det_out_indices=(1, 2, 3), pose_out_indices=(3,),
+        # pad_small_map: pad a feature map smaller than the 7x7 window (the stride-32 map of a
+        # 256x192 pose crop is 8x6) as the official Swin and mmdet's / mmpose's Swin do
+        det_extra=dict(drop_path_rate=0.2, with_cp=False, pad_small_map=True),
+        pose_extra=dict(drop_path_rate=0.2, with_cp=False, pad_small_map=True),
+        det_paramwise=_SWIN_PARAMWISE, pose_batch=32,
+        note='mmdet swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py (stages 1-3, drop path 0.2) with '
+             'the no-decay keys of swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py; mmpose '
+             'td-hm_swin-t-p4-w7_8xb32-210e_coco-256x192.py (stage 3, drop path 0.2, 8x32)'),
     'CNX-T': Adapter(
-        slug='convnext-tiny',
-        # mmdet convnext/mask-rcnn_convnext-t-p4-w7_fpn_*.py (mmpretrain's ConvNeXt); stages 1-3
-        # only, so that no norm layer is left out of the loss
-        det_backbone=dict(type='mmpretrain.ConvNeXt', arch='tiny', out_indices=(1, 2, 3),
-                          drop_path_rate=0.2, layer_scale_init_value=1.0,
-                          gap_before_final_norm=False),
-        det_neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5),
+        det_out_indices=(1, 2, 3), pose_out_indices=(3,),
+        det_extra=dict(drop_path_rate=0.2, layer_scale_init_value=1.0),
+        pose_extra=dict(drop_path_rate=0.2),
         det_paramwise=dict(custom_keys={'norm': dict(decay_mult=0.)}),
-        pose_backbone=dict(type='mmpretrain.ConvNeXt', arch='tiny', out_indices=(3,),
-                           drop_path_rate=0.2, gap_before_final_norm=False),
-        pose_head_in=768),
+        note='mmdet convnext/mask-rcnn_convnext-t-p4-w7_fpn_*.py (mmpretrain ConvNeXt, no '
+             'decay on norms), stages 1-3 so that no output norm is left out of the loss'),
     'VGG-13': Adapter(
-        slug='vgg13bn',
-        # VGG-13-BN: stages 2-4 (strides 8, 16, 32; 256, 512, 512 channels); the first two
-        # stages (stride 2, 4) frozen and BN statistics fixed, as mmdet does for ResNet
-        det_backbone=dict(type='mmpretrain.VGG', depth=13,
-                          norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True,
-                          frozen_stages=2, out_indices=(2, 3, 4)),
-        det_neck=dict(in_channels=[256, 512, 512], start_level=0, num_outs=5),
-        # mmpose td-hm_vgg16-bn_8xb64-210e_coco-256x192.py with depth 13: last stage, 512 ch.
-        pose_backbone=dict(type='mmpretrain.VGG', depth=13, norm_cfg=dict(type='BN'),
-                           out_indices=(4,)),
-        pose_head_in=512),
+        det_out_indices=(2, 3, 4), pose_out_indices=(4,),
+        det_extra=dict(norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True,
+                       frozen_stages=2),
+        note='VGG-13-BN: detection from stages 2-4 (strides 8-32), the stride-2 and stride-4 '
+             'stages frozen and BN statistics fixed, as mmdet does for ResNet; pose as mmpose '
+             'td-hm_vgg16-bn_8xb64-210e_coco-256x192.py with depth 13 (stage 4)'),
 }
+
+
+def _zoo():
+    from bocb_mm.models import zoo
+    return zoo
+
+
+def slug(backbone: str) -> str:
+    return _zoo().get_backbone_info(backbone).slug
+
+
+def stage_channels(backbone: str) -> dict[int, int]:
+    """``{stage index: channels}`` of a backbone's multi-scale outputs (the zoo's)."""
+    info = _zoo().get_backbone_info(backbone)
+    return dict(zip(info.multiscale_cfg()['out_indices'], info.channels))
+
+
+def backbone_cfg(backbone: str, out_indices: tuple[int, ...], extra: dict) -> dict:
+    """The zoo's ImageNet (224 px) backbone with the given outputs and extra arguments."""
+    cfg = _zoo().get_backbone_info(backbone).multiscale_cfg(cifar=False)
+    cfg.update(out_indices=tuple(out_indices), **extra)
+    if cfg.get('num_classes', 0) != -1:
+        cfg.pop('num_classes', None)
+    return cfg
 
 
 # ----------------------------------------------------------------------------------------------
@@ -318,16 +332,16 @@ class Entry:
 
 
 def column_dir(col: Column) -> str:
-    return f'configs/{TASK_DIRS[col.task]}/{ADAPTERS[col.backbone].slug}_{col.pretrain}'
+    return f'configs/{TASK_DIRS[col.task]}/{slug(col.backbone)}_{col.pretrain}'
 
 
 def config_path(col: Column, optimizer: str) -> str:
-    slug, opt = ADAPTERS[col.backbone].slug, pretrain_gen.optimizer_slug(optimizer)
+    name, opt = slug(col.backbone), pretrain_gen.optimizer_slug(optimizer)
     if col.task == 'det':
-        name = f'retinanet_{slug}-{col.pretrain}_fpn_{opt}_8xb2-1x_coco.py'
+        name = f'retinanet_{name}-{col.pretrain}_fpn_{opt}_8xb2-1x_coco.py'
     else:
         batch = ADAPTERS[col.backbone].pose_batch
-        name = f'td-hm_{slug}-{col.pretrain}_{opt}_8xb{batch}-210e_coco-256x192.py'
+        name = f'td-hm_{name}-{col.pretrain}_{opt}_8xb{batch}-210e_coco-256x192.py'
     return f'{column_dir(col)}/{name}'
 
 
@@ -340,16 +354,21 @@ def model_cfg(col: Column) -> dict:
     """The ``model`` part of a config: backbone (with its checkpoint) and the adapters."""
     ad = ADAPTERS[col.backbone]
     init = pretrained_init(col)
+    channels = stage_channels(col.backbone)
     if col.task == 'det':
-        backbone = (dict(init_cfg=init) if ad.det_backbone is None else
-                    dict(_delete_=True, **ad.det_backbone, init_cfg=init))
-        model = dict(backbone=backbone)
-        if ad.det_neck:
-            model['neck'] = dict(ad.det_neck)
-        return model
-    backbone = (dict(init_cfg=init) if ad.pose_backbone is None else
-                dict(_delete_=True, **ad.pose_backbone, init_cfg=init))
-    return dict(backbone=backbone, head=dict(in_channels=ad.pose_head_in))
+        if ad.det_out_indices is None:
+            return dict(backbone=dict(init_cfg=init))
+        return dict(
+            backbone=dict(_delete_=True, **backbone_cfg(col.backbone, ad.det_out_indices,
+                                                        ad.det_extra), init_cfg=init),
+            neck=dict(in_channels=[channels[i] for i in ad.det_out_indices], start_level=0,
+                      num_outs=5))
+    if ad.pose_out_indices is None:
+        return dict(backbone=dict(init_cfg=init))
+    return dict(
+        backbone=dict(_delete_=True, **backbone_cfg(col.backbone, ad.pose_out_indices,
+                                                    ad.pose_extra), init_cfg=init),
+        head=dict(in_channels=channels[ad.pose_out_indices[-1]]))
 
 
 def optim_wrapper_cfg(col: Column, optimizer: str, lr: str, wd: str) -> dict:
@@ -488,6 +507,9 @@ def write(items: Iterable[tuple[Entry, str]]) -> tuple[int, int]:
     for path in sorted(_existing_generated() - wanted):
         os.remove(osp.join(REPO, path))
         print(f'removed {path} (no longer generated)')
+        folder = osp.dirname(osp.join(REPO, path))
+        if not os.listdir(folder):
+            os.rmdir(folder)
     return written, unchanged
 
 

@@ -99,6 +99,8 @@ class OptimizerStats:
         self._next_log = interval
         self._num_steps = 0
         self._pending: dict[str, Any] | None = None
+        self._buffer: list[Tensor] = []  # parameter snapshot for the update norm
+        self._buffer_key: list[int] | None = None
         ref = weakref.ref(self)
         self._handles = [
             optimizer.register_step_pre_hook(lambda o, a, k: _call(ref, '_pre_step')),
@@ -114,6 +116,7 @@ class OptimizerStats:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._buffer, self._buffer_key = [], None
 
     # ------------------------------------------------------------------ schedule
     def _iteration(self) -> int:
@@ -169,17 +172,24 @@ class OptimizerStats:
         w = _stack_norms(params, device)
         g = _stack_norms(grads, device)
         trust = self._lars_trust(entries, w, g) if isinstance(self.optimizer, LARS) else None
-        return dict(entries=entries, old=[p.detach().clone() for p in params], w=w, g=g,
-                    trust=trust, device=device)
+        key = [id(p) for p in params]
+        if self._buffer_key != key:  # (re)allocate the snapshot buffer, reused across logs
+            self._buffer = [torch.empty_like(p, memory_format=torch.preserve_format)
+                            for p in params]
+            self._buffer_key = key
+        old = self._buffer
+        torch._foreach_copy_(old, [p.detach() for p in params])
+        return dict(entries=entries, old=old, w=w, g=g, trust=trust, device=device)
 
     @torch.no_grad()
     def _finish(self, pending: dict[str, Any]) -> dict[str, float]:
         entries, old, device = pending['entries'], pending['old'], pending['device']
         params = [p for _, p in entries]
-        u = _stack_norms(torch._foreach_sub(params, old), device)
         trust = pending['trust']
         if isinstance(self.optimizer, LAMB):
             trust = self._lamb_trust(entries, old, pending['w'], device)
+        torch._foreach_sub_(old, params)  # old <- p_old - p_new, in the snapshot buffer
+        u = _stack_norms(old, device)
         names = self._group_names(entries)
         labels = sorted(set(names), key=names.index)
         index = torch.tensor([labels.index(n) for n in names], device=device)

@@ -11,6 +11,7 @@ import functools
 import glob
 import importlib.util
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -33,6 +34,7 @@ def _load_gen():
     spec = importlib.util.spec_from_file_location('gen_configs',
                                                   osp.join(REPO, 'tools', 'gen_configs.py'))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
     spec.loader.exec_module(module)
     return module
 

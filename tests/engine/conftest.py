@@ -6,16 +6,18 @@ import logging
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 
 @pytest.fixture(autouse=True)
 def _single_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    level = logging.getLogger('mmengine').level
-    logging.getLogger('mmengine').setLevel(logging.WARNING)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        logging.getLogger('mmengine').setLevel(level)
+        logger.setLevel(level)

@@ -117,3 +117,22 @@ def read_scalars(work_dir: str) -> list[dict]:
 
 def quiet_mmengine() -> None:
     logging.getLogger('mmengine').setLevel(logging.WARNING)
+
+
+def tiny_base_model():
+    """An mmengine BaseModel around SmallNet: ``forward(inputs, data_samples, mode)``."""
+    import torch.nn.functional as F
+    from mmengine.model import BaseModel
+
+    class TinyBaseModel(BaseModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = SmallNet()
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            logits = self.net(inputs)
+            if mode == 'loss':
+                return dict(loss=F.cross_entropy(logits, data_samples))
+            return logits
+
+    return TinyBaseModel()

@@ -248,3 +248,31 @@ def test_rejects_other_optimizers_and_bad_args():
         make(model, estimator='fisher')
     with pytest.raises(ValueError, match='hessian_interval'):
         make(model, hessian_interval=-1)
+
+
+def test_amp_variant_on_cpu(monkeypatch):
+    """SophiaAmpOptimWrapper = SophiaMixin + mmengine's AmpOptimWrapper (bf16 autocast); the
+    accelerator check is bypassed so it runs on CPU (the GradScaler disables itself there)."""
+    import warnings
+
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    from mmengine.registry import OPTIM_WRAPPERS
+    monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
+    torch.manual_seed(0)
+    model = SmallNet()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        wrapper = OPTIM_WRAPPERS.build(dict(
+            type='bocb_mm.SophiaAmpOptimWrapper', dtype='bfloat16', hessian_interval=2,
+            estimator='gnb', optimizer=SophiaG(model.parameters(), lr=1e-2)))
+    from bocb_mm.engine import SophiaAmpOptimWrapper
+    assert isinstance(wrapper, SophiaAmpOptimWrapper)
+    dtypes = []
+    model.fc2.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    train(model, wrapper, batches(4))
+    assert wrapper.num_updates == 4 and wrapper._num_refreshes == 2
+    assert set(dtypes) == {torch.bfloat16} and len(dtypes) == 6
+    state = wrapper.state_dict()
+    assert {'loss_scaler', 'sophia'} <= set(state)
+    wrapper.load_state_dict(state)
+    assert wrapper.num_updates == 4

@@ -32,6 +32,7 @@ PYTHON = sys.executable
 def _load(name: str, path: str):
     spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
     spec.loader.exec_module(module)
     return module
 

@@ -93,7 +93,9 @@ fi
 step "bocb_mm (editable) and test requirements"
 "${PIP[@]}" install -q 'setuptools<82' -r "$ROOT/requirements/runtime.txt" \
   -r "$ROOT/requirements/tests.txt"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+# (setuptools' warnings about the data folders go to a log, not the terminal)
+"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" > "$CACHE/editable_install.log" 2>&1 \
+  || { cat "$CACHE/editable_install.log"; exit 1; }
 if "$PY" -c 'import transformers' 2>/dev/null; then
   echo "warning: transformers is installed; mmpretrain 1.2's BLIP code breaks with recent" \
        "releases (import mmpretrain.models fails). Remove it: $PY -m pip uninstall transformers" >&2

@@ -258,7 +258,8 @@ class MogaNet(BaseBackbone):
         drop_path_rate: Maximum stochastic depth rate (linearly increasing over blocks).
         init_value: Initial value of the layer scales.
         out_indices: Stages whose (normed) feature maps are returned.
-        frozen_stages: Stages ``0..frozen_stages`` are frozen; -1 freezes nothing.
+        frozen_stages: Number of leading stages (patch embedding, blocks, norm) to freeze;
+            0 freezes nothing.
         norm_eval: Keep batch-norm layers in eval mode during training (transfer).
         stem_norm_cfg: Norm applied at the end of each stage (its output feature).
         conv_norm_cfg: Norm of the patch embeddings and the block pre-norms.
@@ -297,7 +298,7 @@ class MogaNet(BaseBackbone):
                  drop_path_rate: float = 0.,
                  init_value: float = 1e-5,
                  out_indices: Union[int, Sequence[int]] = (3, ),
-                 frozen_stages: int = -1,
+                 frozen_stages: int = 0,
                  norm_eval: bool = False,
                  stem_norm_cfg: dict = dict(type='BN'),
                  conv_norm_cfg: dict = dict(type='BN'),
@@ -357,7 +358,7 @@ class MogaNet(BaseBackbone):
         super().init_weights()
 
     def _freeze_stages(self) -> None:
-        for i in range(self.frozen_stages + 1):
+        for i in range(self.frozen_stages):
             freeze([getattr(self, f'{name}{i + 1}') for name in ('patch_embed', 'blocks', 'norm')])
 
     def train(self, mode: bool = True) -> 'MogaNet':

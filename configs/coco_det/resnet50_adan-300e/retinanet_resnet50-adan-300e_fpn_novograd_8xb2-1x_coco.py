@@ -5,8 +5,9 @@
 # Paper column: det:R-50 (Adan).
 # lr / weight decay: AdamW anchor 1e-4 x CIFAR-100 R-50 lr ratio 2e-3 / 1e-3; weight decay 1e-2
 #   (CIFAR-100 R-50).
-# Checkpoint: $BOCB_PRETRAINED or not published by OpenMMLab: bocb_mm's R-50 + Adan config of
-#   configs/imagenet/resnet50/ (RSB A2 recipe, 300 epochs); put the checkpoint here.
+# Checkpoint: $BOCB_PRETRAINED or not published by OpenMMLab: pre-train with
+#   configs/imagenet/resnet50/resnet50_adan_8xb256-rsb-a2-300e_in1k.py (RSB A2 recipe, 300 epochs)
+#   and put the checkpoint here.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(

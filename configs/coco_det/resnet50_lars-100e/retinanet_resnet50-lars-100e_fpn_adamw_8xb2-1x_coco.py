@@ -5,9 +5,9 @@
 # Paper column: det:R-50 (LARS).
 # lr / weight decay: published: mmdet swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py (also
 #   convnext/mask-rcnn_convnext-t-*): AdamW lr 1e-4, weight decay 0.05, 8 GPUs x 2 images.
-# Checkpoint: $BOCB_PRETRAINED or not published by OpenMMLab: pre-train R-50 with LARS for 100
-#   epochs (tools/train.py, an ImageNet-1K R-50 config of configs/imagenet/ with optimizer LARS and
-#   train_cfg.max_epochs=100) and put the checkpoint here.
+# Checkpoint: $BOCB_PRETRAINED or not published by OpenMMLab: pre-train with
+#   configs/imagenet/resnet50/resnet50_lars_8xb256-rsb-a2-300e_in1k.py cut to 100 epochs
+#   (train_cfg.max_epochs and the schedulers' end) and put the checkpoint here.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(

@@ -6,7 +6,8 @@
 # lr / weight decay: AdamW anchor 1e-4 x CIFAR-100 R-50 lr ratio 1e-3 / 1e-3; weight decay 1e-4
 #   (CIFAR-100 R-50).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a2-300e_in1k (ResNet strikes back
-#   A2, LAMB, 300 epochs); bocb_mm's own: the R-50 + LAMB config of configs/imagenet/resnet50/.
+#   A2, LAMB, 300 epochs); or bocb_mm's
+#   configs/imagenet/resnet50/resnet50_lamb_8xb256-rsb-a2-300e_in1k.py.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(

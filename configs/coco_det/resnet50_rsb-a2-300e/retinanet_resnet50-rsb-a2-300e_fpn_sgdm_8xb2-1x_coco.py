@@ -6,7 +6,8 @@
 # lr / weight decay: published: mmdet retinanet/retinanet_r50_fpn_1x_coco.py: SGD lr 0.01, momentum
 #   0.9, weight decay 1e-4, 8 GPUs x 2 images.
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a2-300e_in1k (ResNet strikes back
-#   A2, LAMB, 300 epochs); bocb_mm's own: the R-50 + LAMB config of configs/imagenet/resnet50/.
+#   A2, LAMB, 300 epochs); or bocb_mm's
+#   configs/imagenet/resnet50/resnet50_lamb_8xb256-rsb-a2-300e_in1k.py.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(

@@ -25,8 +25,7 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/resnet/resnet50_8xb32_in1k_20210831-ea4938fc.pth}}',
-            prefix='backbone.')),
-    head=dict(in_channels=2048))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',
