@@ -10,8 +10,6 @@ import torch
 import bocb_mm  # noqa: F401  (registers the bocb_mm scope)
 from bocb_mm.models import classifier_cfg, get_backbone_info, list_backbones
 
-# > ~14 s for a forward+backward at 224 px on a busy 2-core CPU
-SLOW_AT_PAPER_SIZE = {'URLK-T', 'TNX-T', 'CF-12', 'AF-12'}
 # backbones whose input size is fixed at 224 by construction (position embeddings, windows,
 # fully connected classifiers)
 FIXED_224 = {'DeiT-S', 'MLP-S', 'Swin-T'}
@@ -29,11 +27,6 @@ def MODELS():
     return registry
 
 
-def _params(name):
-    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_AT_PAPER_SIZE else n
-            for n in name]
-
-
 def _train_step(model, size: int, num_classes: int):
     from mmpretrain.structures import DataSample
     torch.manual_seed(0)
@@ -47,7 +40,7 @@ def _train_step(model, size: int, num_classes: int):
     return logits, loss
 
 
-@pytest.mark.parametrize('name', _params(list_backbones()))
+@pytest.mark.parametrize('name', list_backbones())
 def test_train_step_at_paper_size(name, MODELS):
     """Classifier at the BOCB input size, 100 classes: logits, finite loss, gradients."""
     info = get_backbone_info(name)
@@ -60,9 +53,9 @@ def test_train_step_at_paper_size(name, MODELS):
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-@pytest.mark.parametrize('name', ['URLK-T', 'TNX-T', 'CF-12', 'AF-12'])
-def test_train_step_small_input(name, MODELS):
-    """Cheap stand-in for the slow 224 px tests: the same models at 64 px."""
+@pytest.mark.parametrize('name', ['Moga-S', 'URLK-T', 'TNX-T', 'CAF-12'])
+def test_train_step_other_input_size(name, MODELS):
+    """bocb_mm backbones are not tied to one input size (64 px here)."""
     model = MODELS.build(classifier_cfg(name, num_classes=10))
     logits, loss = _train_step(model, 64, 10)
     assert logits.shape == (2, 10) and torch.isfinite(loss)
@@ -110,26 +103,49 @@ def _randomise_bn(model: torch.nn.Module) -> None:
             m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
 
 
-@pytest.mark.parametrize('name, size', [('RVGG-A1', 64), ('URLK-T', 64)])
-def test_reparameterisation_is_exact(name, size, MODELS):
-    """switch_to_deploy() gives the same outputs as the training form (eval mode)."""
+def _calibrate_bn(model: torch.nn.Module, x: torch.Tensor) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        model(x)
+
+
+@pytest.mark.parametrize('name', ['RVGG-A1', 'URLK-T'])
+@pytest.mark.parametrize('randomise', [False, True])
+def test_reparameterisation_is_exact(name, randomise, MODELS):
+    """switch_to_deploy() gives the same outputs as the training form (eval mode).
+
+    float32 case: BN statistics calibrated on the input (as in a trained network), so the
+    activations are O(1) and atol 1e-4 is meaningful. float64 case: random BN statistics,
+    layer scales and GRN parameters (huge activations after 20 plain layers), checking the
+    algebra apart from float32 rounding.
+    """
     info = get_backbone_info(name)
     backbone = MODELS.build(info.backbone_cfg())
     backbone.init_weights()
-    with torch.no_grad():
-        for p in backbone.parameters():  # layer scales / GRN start at ~0: make them matter
-            if p.dim() == 1 and p.abs().max() < 1e-3:
-                p.copy_(torch.randn_like(p) * 0.5)
-    _randomise_bn(backbone)
+    dtype = torch.float32
+    if randomise:
+        dtype = torch.float64
+        with torch.no_grad():
+            for p in backbone.parameters():  # layer scales / GRN start at ~0: make them matter
+                if p.dim() == 1 and p.abs().max() < 1e-3:
+                    p.copy_(torch.randn_like(p) * 0.5)
+        _randomise_bn(backbone)
+    backbone.to(dtype)
+    x = torch.randn(2, 3, 64, 64, dtype=dtype)
+    if not randomise:
+        _calibrate_bn(backbone, torch.randn(16, 3, 64, 64))
     backbone.eval()
-    x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         before = backbone(x)[-1]
         train_params = sum(p.numel() for p in backbone.parameters())
         backbone.switch_to_deploy()
         after = backbone(x)[-1]
     assert sum(p.numel() for p in backbone.parameters()) < train_params
-    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-5)
     # building the deploy form directly gives the same architecture
     deployed = MODELS.build(dict(info.backbone_cfg(), **info.deploy_overrides))
     assert set(deployed.state_dict()) == set(backbone.state_dict())

@@ -9,8 +9,8 @@ and 0-2 other objects (car, dog). It writes::
     <root>/annotations/person_keypoints_{train,val}2017.json  (persons with keypoints; mmpose)
 
 with the fields pycocotools / xtcocotools and the mmdet / mmpose ``CocoDataset`` read (images,
-annotations with bbox, area, iscrowd, segmentation, keypoints, num_keypoints; categories with the
-person's keypoint names and skeleton).
+annotations with bbox, area, iscrowd, segmentation, keypoints, num_keypoints; the 80 detection
+categories with COCO's ids; the person category with its keypoint names and skeleton).
 """
 from __future__ import annotations
 
@@ -30,10 +30,11 @@ SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], 
 _POSE = ((.5, .08), (.45, .06), (.55, .06), (.4, .08), (.6, .08), (.3, .25), (.7, .25),
          (.22, .42), (.78, .42), (.18, .58), (.82, .58), (.38, .58), (.62, .58), (.36, .78),
          (.64, .78), (.35, .96), (.65, .96))
-CATEGORIES = [dict(id=1, name='person', supercategory='person', keypoints=list(KEYPOINTS),
-                   skeleton=SKELETON),
-              dict(id=3, name='car', supercategory='vehicle'),
-              dict(id=18, name='dog', supercategory='animal')]
+PERSON = dict(id=1, name='person', supercategory='person', keypoints=list(KEYPOINTS),
+              skeleton=SKELETON)
+# the ids of COCO's 80 detection categories (mmdet's CocoDataset classes, in this order)
+COCO_IDS = (list(range(1, 12)) + list(range(13, 26)) + [27, 28] + list(range(31, 45)) +
+            list(range(46, 66)) + [67, 70] + list(range(72, 83)) + list(range(84, 91)))
 _COLOURS = {1: (40, 40, 220), 3: (220, 60, 40), 18: (40, 200, 60)}
 
 
@@ -74,6 +75,16 @@ def _image(rng: np.random.Generator, image_id: int, ann_start: int):
     return img, anns, kp_anns
 
 
+def det_categories() -> list[dict]:
+    """COCO's 80 detection categories (ids and mmdet's class names)."""
+    from mmdet.datasets import CocoDataset
+    names = CocoDataset.METAINFO['classes']
+    assert len(names) == len(COCO_IDS) == 80
+    cats = [dict(id=i, name=n, supercategory='none') for i, n in zip(COCO_IDS, names)]
+    assert (cats[0]['name'], cats[2]['name'], cats[16]['name']) == ('person', 'car', 'dog')
+    return cats
+
+
 def write_tiny_coco(root: str, num_train: int = 8, num_val: int = 4, seed: int = 0) -> str:
     """Write the tiny COCO under ``root`` (see the module docstring); return ``root``."""
     rng = np.random.default_rng(seed)
@@ -93,11 +104,9 @@ def write_tiny_coco(root: str, num_train: int = 8, num_val: int = 4, seed: int =
             image_id += 1
             ann_id += len(a)
         info = dict(description='bocb_mm tiny COCO (tests)', version='1.0')
-        det = dict(info=info, images=images, annotations=anns,
-                   categories=[{k: v for k, v in c.items() if k in ('id', 'name',
-                                                                    'supercategory')}
-                               for c in CATEGORIES])
-        pose = dict(info=info, images=images, annotations=kp_anns, categories=[CATEGORIES[0]])
+        # all 80 categories, as in COCO: mmdet's CocoMetric maps its 80 labels onto them
+        det = dict(info=info, images=images, annotations=anns, categories=det_categories())
+        pose = dict(info=info, images=images, annotations=kp_anns, categories=[PERSON])
         tag = split[:-4]  # train / val
         with open(osp.join(root, 'annotations', f'instances_{tag}2017.json'), 'w') as f:
             json.dump(det, f)

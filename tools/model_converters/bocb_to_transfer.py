@@ -141,7 +141,7 @@ def convert(src: str, dst: str, config: str | None = None, src_prefix: str = PRE
     if config:
         target = target_backbone_state(config)
         state, report = adapt_to(state, target)
-        n_target = sum(1 for k in target if not k.endswith('num_batches_tracked'))
+        n_target = len(target)
         frac = len(report['loaded']) / max(n_target, 1)
         report['fraction'] = frac
         if verbose:

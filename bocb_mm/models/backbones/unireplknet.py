@@ -110,7 +110,7 @@ class DilatedReparamBlock(nn.Module):
             delattr(self, f'dil_bn_k{k}_{r}')
         channels = weight.size(0)
         merged = nn.Conv2d(channels, channels, self.kernel_size, padding=self.kernel_size // 2,
-                           groups=channels, bias=True).to(weight.device)
+                           groups=channels, bias=True).to(weight)
         merged.weight.copy_(weight)
         merged.bias.copy_(bias)
         self.lk_origin = merged
@@ -200,7 +200,7 @@ class UniRepLKNetBlock(nn.Module):
             weight, bias = _fuse_conv_bn(conv.weight, conv.bias, self.norm)
             fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
                               padding=conv.padding, groups=conv.groups,
-                              bias=True).to(weight.device)
+                              bias=True).to(weight)
             fused.weight.copy_(weight)
             fused.bias.copy_(bias)
             if isinstance(self.dwconv, DilatedReparamBlock):
@@ -220,7 +220,7 @@ class UniRepLKNetBlock(nn.Module):
             bias = bias + linear.bias
         bias = (bn.bias + (bias - bn.running_mean) * scale) * gamma
         new_linear = nn.Linear(linear.in_features, linear.out_features, bias=True)
-        new_linear = new_linear.to(weight.device)
+        new_linear = new_linear.to(weight)
         new_linear.weight.copy_(weight)
         new_linear.bias.copy_(bias)
         self.pwconv2 = new_linear
