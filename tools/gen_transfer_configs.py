@@ -84,7 +84,7 @@ def render(obj: Any, column: int = 0, level: int = 0, width: int = 100) -> str:
 
 
 def fmt_lr(x: float) -> str:
-    """A learning rate with at most 3 significant digits: ``0.125``, ``2``, ``5e-4``, ``1.25e-3``."""
+    """An lr with at most 3 significant digits: ``0.125``, ``2``, ``5e-4``, ``1.25e-3``."""
     if x == 0:
         return '0'
     if abs(x) >= 1e-2:

@@ -184,8 +184,8 @@ _ZOO: tuple[BackboneInfo, ...] = (
         (128, 256, 512, 512), 'ClsHead', 0, False, 133.1,
         dict(type='mmpretrain.VGG', depth=13, norm_cfg=dict(type='BN'), num_classes=-1),
         _multiscale=dict(out_indices=(1, 2, 3, 4)),
-        notes='With BatchNorm (vgg13_bn): the paper trains it with SGD at lr 0.3. Classifier '
-              '(3 FC layers) inside the backbone.'),
+        notes='With BatchNorm (vgg13_bn): the paper uses SGD at lr 0.3 for it on CIFAR-100. '
+              'Plain VGG-13: norm_cfg=None. Classifier (3 FC layers) inside the backbone.'),
     BackboneInfo(
         'R-50', 'ResNet-50', "CVPR'2016", 'PyTorch', 32, 'Hierarchical', 'Bottleneck', 'Conv',
         'Addition', 'Deep Residual Learning for Image Recognition, arXiv:1512.03385',

@@ -1,8 +1,8 @@
-# ViT of the demo: a 4-layer ViT with 4x4 patches (stands for DeiT-S in the paper's grid).
-_base_ = ['./_base_/digits_bs100_8e.py']
+# ViT of the demo: a 4-layer ViT with 4x4 patches on 16x16 inputs (stands for DeiT-S in the paper's grid).
+_base_ = ['./_base_/digits_bs100_6e.py']
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='VisionTransformer', img_size=32, patch_size=4, drop_path_rate=0.0,
+    backbone=dict(type='VisionTransformer', img_size=16, patch_size=4, drop_path_rate=0.0,
                   arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=192)),
     neck=None,
     head=dict(type='VisionTransformerClsHead', num_classes=10, in_channels=96,

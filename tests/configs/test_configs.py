@@ -151,3 +151,47 @@ def test_config(path):
     assert wrapper.optimizer.defaults['lr'] == pytest.approx(lr)
     decays = {g['weight_decay'] for g in wrapper.optimizer.param_groups}
     assert max(decays) == pytest.approx(wd)
+
+
+BASES = sorted(glob.glob(osp.join(REPO, 'configs', '_base_', '**', '*.py'), recursive=True))
+
+
+@pytest.mark.parametrize('path', BASES, ids=_rel)
+def test_base_config_loads(path):
+    """Each base on its own (the leaves cover the combinations they use)."""
+    cfg = Config.fromfile(path)
+    if osp.basename(path) == 'default_runtime.py':
+        assert cfg.default_scope == 'mmpretrain'
+        assert cfg.custom_imports.imports == ['bocb_mm']
+    if '/datasets/' in path:
+        assert cfg.train_dataloader.dataset.pipeline[-1] == dict(type='PackInputs')
+        assert cfg.val_evaluator.topk == (1, 5)
+    if '/schedules/' in path:
+        assert cfg.param_scheduler[-1].end == cfg.train_cfg.max_epochs
+        assert 'optimizer' not in cfg.optim_wrapper  # each leaf config sets its own
+
+
+def test_recipe_table_matches_model_zoo():
+    from bocb_mm.models import zoo as model_zoo
+    recipes = gen.load_recipes()
+    for backbone in model_zoo.list_backbones():
+        assert model_zoo.get_backbone_info(backbone).recipe in recipes
+    borrowed = gen.load_hparams_from()
+    columns = {b for b, _ in gen.load_hparams()}
+    for backbone in model_zoo.list_backbones():
+        # a backbone borrows a column exactly when it has none, from a backbone of its recipe
+        assert (backbone in borrowed) == (backbone not in columns), backbone
+        if backbone in borrowed:
+            donor = borrowed[backbone][0]
+            assert donor in columns
+            assert (model_zoo.get_backbone_info(donor).recipe ==
+                    model_zoo.get_backbone_info(backbone).recipe), backbone
+    assert set(gen.EXTRA_COLUMNS) == columns - set(model_zoo.list_backbones())
+
+
+def test_check_detects_stale_and_left_over():
+    entries = gen.all_entries()
+    entry, text = entries[0]
+    stale = [(entry, text + '# edited\n')] + entries[2:]
+    assert gen.check(stale, verbose=False) == [
+        f'out of date: {entry.path}', f'left over (no longer generated): {entries[1][0].path}']

@@ -49,9 +49,9 @@ def test_moganet_norm_eval_and_arch_dict():
 
 
 def test_moganet_cifar_stem_keeps_resolution():
-    model = MogaNet(arch='xtiny', cifar_stem=True, out_indices=(0, ))
-    assert model(torch.randn(1, 3, 32, 32))[0].shape[-1] == 32
-    assert MogaNet(arch='xtiny', out_indices=(0, ))(torch.randn(1, 3, 32, 32))[0].shape[-1] == 8
+    x = torch.randn(2, 3, 32, 32)
+    assert MogaNet(arch='xtiny', cifar_stem=True, out_indices=(0, ))(x)[0].shape[-1] == 32
+    assert MogaNet(arch='xtiny', out_indices=(0, ))(x)[0].shape[-1] == 8
 
 
 def test_unireplknet_classification_output_and_kernel_table():

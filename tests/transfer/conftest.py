@@ -13,16 +13,24 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 from coco_tiny import write_tiny_coco
 from transfer_helpers import DET_R50, REPO, experiment_name, load_tool, transfer_config
 
 
 @pytest.fixture(autouse=True)
-def _quiet_mmengine():
+def _single_thread_quiet():
+    """One torch thread (on shared CI cores, 2 threads of conv / optimizer kernels run several
+    times slower than one) and mmengine's INFO logging off."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     level = logging.getLogger('mmengine').level
     logging.getLogger('mmengine').setLevel(logging.WARNING)
-    yield
-    logging.getLogger('mmengine').setLevel(level)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        logging.getLogger('mmengine').setLevel(level)
 
 
 @pytest.fixture(scope='session')
@@ -49,7 +57,13 @@ def cifar_r50_checkpoint(tmp_path_factory) -> str:
                  f'{loader}.num_workers=0']
     opts += ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1']
     train_tool = load_tool('bocb_train_tool', 'tools/train.py')
-    train_tool.main([config, '--work-dir', work_dir, '--no-validate', '--cfg-options', *opts])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (session fixtures run before the autouse one)
+    try:
+        train_tool.main([config, '--work-dir', work_dir, '--no-validate', '--cfg-options',
+                         *opts])
+    finally:
+        torch.set_num_threads(threads)
     ckpt = osp.join(work_dir, 'epoch_1.pth')
     assert osp.isfile(ckpt), os.listdir(work_dir)
     return ckpt

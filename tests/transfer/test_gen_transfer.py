@@ -93,8 +93,8 @@ def test_adapters_match_the_zoo_channels():
             assert model['neck']['in_channels'] == [
                 gen_transfer.stage_channels(col.backbone)[i] for i in idx]
         if 'head' in model:
-            idx = model['backbone']['out_indices']
-            assert model['head']['in_channels'] == gen_transfer.stage_channels(col.backbone)[idx[-1]]
+            last = model['backbone']['out_indices'][-1]
+            assert model['head']['in_channels'] == gen_transfer.stage_channels(col.backbone)[last]
 
 
 def test_docs_carry_the_current_lr_tables(entries):

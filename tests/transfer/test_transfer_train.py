@@ -108,8 +108,8 @@ def test_pose_r50_train_and_test(tiny_coco, r50_transfer_checkpoint, tmp_path, m
 
 
 def _run_two_iterations(config: str, options: list[str], work_dir: str):
-    """The shipped config, small inputs, 4 training images (2 iterations), no validation and no
-    checkpoint files; returns the trained Runner."""
+    """The shipped config with small-input options (2 training iterations), no validation and
+    no checkpoint files; returns the trained Runner."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     cfg = Config.fromfile(config)
@@ -128,8 +128,8 @@ def _run_two_iterations(config: str, options: list[str], work_dir: str):
 def test_optimizer_finetunes_r50(task, optimizer, tiny_coco, r50_transfer_checkpoint, tmp_path,
                                  monkeypatch):
     _coco_env(monkeypatch, tiny_coco, r50_transfer_checkpoint)
-    column, options = ((DET_R50, det_options(n_train=4)) if task == 'det' else
-                       (POSE_R50, pose_options(n_train=4)))
+    column, options = ((DET_R50, det_options(n_train=2, scale=64, batch=1)) if task == 'det'
+                       else (POSE_R50, pose_options(n_train=2, batch=1)))
     config = transfer_config(column, optimizer)
     runner = _run_two_iterations(config, options, str(tmp_path / f'{task}_{optimizer}'))
     assert runner.iter == 2
@@ -175,7 +175,8 @@ OTHER_COLUMNS = ['det:Swin-T (AdamW)', 'det:CX-T (AdamW)', 'det:VGG (SGD)', 'pos
 def test_other_backbones_finetune(column, tiny_coco, tmp_path, monkeypatch):
     _coco_env(monkeypatch, tiny_coco, None)
     task = column.split(':')[0]
-    options = (det_options(n_train=4) if task == 'det' else pose_options(n_train=4)) + [
+    options = (det_options(n_train=2, scale=64, batch=1) if task == 'det' else
+               pose_options(n_train=2, batch=1)) + [
         'model.backbone.init_cfg=None']
     runner = _run_two_iterations(transfer_config(column, 'AdamW'), options,
                                  str(tmp_path / column.replace(':', '_').replace(' ', '')))

@@ -1,6 +1,7 @@
 # The mini-BOCB demo: scikit-learn's handwritten digits (1,797 real 8x8 images, 10 classes)
 # written as CIFAR pickles (bocb_mm/datasets/digits.py, 32x32 RGB) and read through mmpretrain's
-# CIFAR code path; 8 epochs of batch 100, cosine schedule. tools/bocb_demo.py writes the data and
+# CIFAR code path, resized to 16x16 (the digits are 8x8: nothing is lost, 4x less compute);
+# 6 epochs of batch 100, cosine schedule. tools/bocb_demo.py writes the data and
 # the leaf configs (one per backbone x optimizer, the optimizer taken from the shipped CIFAR-100
 # config of the paper backbone each mini backbone stands for).
 _base_ = ['../../_base_/default_runtime.py']
@@ -9,8 +10,9 @@ data_root = 'work_dirs/bocb_demo/data'
 classes = [str(i) for i in range(10)]
 data_preprocessor = dict(num_classes=10, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=False)
 
-train_pipeline = [dict(type='RandomCrop', crop_size=32, padding=2), dict(type='PackInputs')]
-test_pipeline = [dict(type='PackInputs')]
+train_pipeline = [dict(type='Resize', scale=(16, 16)), dict(type='RandomCrop', crop_size=16, padding=1),
+                  dict(type='PackInputs')]
+test_pipeline = [dict(type='Resize', scale=(16, 16)), dict(type='PackInputs')]
 _dataset = dict(type='bocb_mm.UnverifiedCIFAR100', data_root=data_root,
                 metainfo=dict(classes=classes))
 train_dataloader = dict(batch_size=100, num_workers=0,
@@ -22,7 +24,7 @@ val_dataloader = dict(batch_size=200, num_workers=0,
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_dataloader, test_evaluator = val_dataloader, val_evaluator
 
-max_epochs = 8
+max_epochs = 6
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=2)
 val_cfg = dict()
 test_cfg = dict()
