@@ -14,6 +14,11 @@ applied once, when ``bocb_mm`` is imported (``apply_all``).
    ``OverflowError`` for a negative shift under numpy 2 (numpy 1 wrapped it modulo 256). Any hue
    jitter (mmpretrain ``ColorJitter``) reaches it; we route it through an equivalent that wraps
    explicitly.
+3. Distributed training without CUDA (``tools/dist_train.sh`` with the gloo backend on CPU):
+   mmengine 0.10.7's ``_init_dist_pytorch`` always calls ``torch.cuda.set_device`` ("Found no
+   NVIDIA driver"), and ``Runner.wrap_model`` always passes ``device_ids=[LOCAL_RANK]`` to DDP,
+   which DDP rejects for CPU modules. On a machine without CUDA we skip the former and pass
+   ``device_ids=None``; with CUDA nothing changes.
 """
 from __future__ import annotations
 
@@ -114,12 +119,44 @@ def _patch_adjust_hue() -> None:
         module.adjust_hue = adjust_hue
 
 
+# --------------------------------------------------------------------------------------------
+# 3. distributed training on CPU (gloo)
+# --------------------------------------------------------------------------------------------
+def _patch_cpu_distributed() -> None:
+    import mmengine.dist.utils as dist_utils
+    from mmengine.runner import Runner
+    if getattr(dist_utils._init_dist_pytorch, '_bocb_cpu_guard', False):
+        return
+    init_dist_pytorch: Callable = dist_utils._init_dist_pytorch
+    wrap_model: Callable = Runner.wrap_model
+
+    @functools.wraps(init_dist_pytorch)
+    def _init_dist_pytorch(backend: str, init_backend: str = 'torch', **kwargs: Any) -> None:
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return init_dist_pytorch(backend, init_backend=init_backend, **kwargs)
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    @functools.wraps(wrap_model)
+    def _wrap_model(self: Runner, model_wrapper_cfg: dict | None, model: torch.nn.Module):
+        from mmengine.device import get_device
+        if self.distributed and model_wrapper_cfg is None and get_device() == 'cpu':
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+        return wrap_model(self, model_wrapper_cfg, model)
+
+    _init_dist_pytorch._bocb_cpu_guard = True  # type: ignore[attr-defined]
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+    Runner.wrap_model = _wrap_model
+
+
 def apply_all() -> None:
     """Apply every fix once (idempotent)."""
     global _APPLIED
     if _APPLIED:
         return
     allow_checkpoint_globals()
+    _patch_cpu_distributed()
     try:
         _patch_adjust_hue()
     except ImportError:  # mmcv is optional for the optimizers-only use of bocb_mm

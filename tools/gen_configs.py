@@ -48,7 +48,7 @@ RECIPES = osp.join(DATA, 'recipes.csv')
 # bocb_mm.engine.SophiaOptimWrapper (bocb_mm/engine/sophia_wrapper.py).
 # ----------------------------------------------------------------------------------------------
 OPTIM_WRAPPER_TYPES: dict[str, str] = {
-    'Sophia': 'OptimWrapper',  # switch to 'bocb_mm.SophiaOptimWrapper' once it is registered
+    'Sophia': 'bocb_mm.SophiaOptimWrapper',
 }
 DEFAULT_WRAPPER = 'OptimWrapper'
 

@@ -190,13 +190,6 @@ def test_resume_matches_uninterrupted_run(tiny_cifar, tmp_path):
         torch.testing.assert_close(value, b['state_dict'][name], rtol=1e-5, atol=1e-7)
 
 
-# What mmengine 0.10.7 raises when distributed on a machine without CUDA (see the xfail below).
-KNOWN_CPU_DIST_FAILURES = (
-    'Found no NVIDIA driver',                            # torch.cuda.set_device(local_rank)
-    'device_ids and output_device arguments only work',  # DDP(device_ids=[local_rank]) on CPU
-)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -213,12 +206,6 @@ def test_dist_train_two_cpu_processes(tiny_cifar, tmp_path):
     proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
                            '--work-dir', work_dir, '--cfg-options', *options],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0 and not torch.cuda.is_available() and any(
-            msg in output for msg in KNOWN_CPU_DIST_FAILURES):
-        pytest.xfail('mmengine 0.10.7 cannot run distributed on a CPU-only machine: '
-                     '_init_dist_pytorch calls torch.cuda.set_device and Runner.wrap_model '
-                     'passes device_ids=[LOCAL_RANK] to DDP (fix belongs in bocb_mm/compat.py)')
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     # 16 images, 2 processes x 4 per batch: 2 iterations per epoch
     ckpt = assert_trained(work_dir, iters=2)

@@ -25,5 +25,5 @@ model = dict(
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=1024))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(type='bocb_mm.SophiaG', lr=1e-4, weight_decay=1e-1))

@@ -23,5 +23,5 @@ model = dict(
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=768))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(type='bocb_mm.SophiaG', lr=5e-5, weight_decay=1e-1))

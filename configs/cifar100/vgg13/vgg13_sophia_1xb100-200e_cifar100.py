@@ -22,5 +22,5 @@ model = dict(
     head=dict(type='mmpretrain.ClsHead'))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(type='bocb_mm.SophiaG', lr=5e-5, weight_decay=1e-1))

@@ -28,5 +28,5 @@ model = dict(
     head=dict(type='mmpretrain.VisionTransformerClsHead', num_classes=1000, in_channels=384))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(type='bocb_mm.SophiaG', lr=2e-4, weight_decay=2e-1))

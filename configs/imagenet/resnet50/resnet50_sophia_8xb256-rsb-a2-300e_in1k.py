@@ -30,5 +30,5 @@ model = dict(
     head=dict(type='mmpretrain.LinearClsHead', num_classes=1000, in_channels=2048))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(type='bocb_mm.SophiaG', lr=4e-4, weight_decay=1e-1))
