@@ -428,8 +428,16 @@ def entries() -> list[tuple[Entry, str]]:
                                                          ' (not in the paper\'s table)') + '.',
                         f'lr / weight decay: {source}.',
                         f'Checkpoint: ${CKPT_ENV} or {col.checkpoint_source}.']
-            extra: dict[str, Any] = dict(model=model_cfg(col),
-                                         optim_wrapper=optim_wrapper_cfg(col, optimizer, lr, wd))
+            wrapper = optim_wrapper_cfg(col, optimizer, lr, wd)
+            model = model_cfg(col)
+            if col.task == 'det' and 'Sophia' in wrapper['type']:
+                # the Hessian refresh back-propagates twice; on GPU mmdet's FocalLoss runs mmcv's
+                # sigmoid_focal_loss kernel, whose backward is once-differentiable. The same loss
+                # in mmdet's pure-torch implementation (FocalCustomLoss, num_classes = all)
+                comments.append('Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the '
+                                'Hessian refresh can back-propagate twice on GPU.')
+                model['bbox_head'] = dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80))
+            extra: dict[str, Any] = dict(model=model, optim_wrapper=wrapper)
             if col.task == 'pose' and ad.pose_batch != 64:
                 extra['train_dataloader'] = dict(batch_size=ad.pose_batch)
                 extra['auto_scale_lr'] = dict(base_batch_size=8 * ad.pose_batch)

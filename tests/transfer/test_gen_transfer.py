@@ -112,6 +112,25 @@ def test_transfer_csv_checkpoints_are_urls_or_local_paths():
                 ckpt.startswith('checkpoints/pretrained/'), ckpt
 
 
+def test_sophia_detection_loss_is_the_focal_loss():
+    """The Sophia RetinaNet configs swap mmdet's FocalLoss for FocalCustomLoss (pure torch, so
+    that the Hessian refresh can back-propagate twice on GPU): the same loss and scores."""
+    from mmdet.models.losses import FocalCustomLoss, FocalLoss
+    torch.manual_seed(0)
+    pred = torch.randn(50, 80, dtype=torch.float64)
+    labels = torch.randint(0, 81, (50,))  # 80: background
+    weight = torch.rand(50, dtype=torch.float64)
+    a = FocalLoss()(pred, labels, weight, avg_factor=7.0)
+    b = FocalCustomLoss(num_classes=80)(pred, labels, weight, avg_factor=7.0)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(FocalCustomLoss(num_classes=80).get_activation(pred),
+                               pred.sigmoid())
+    for entry, text in gen_transfer.entries():
+        sophia = entry.task == 'det' and entry.optimizer == 'Sophia' and \
+            'Sophia' in gen_transfer.pretrain_gen.OPTIM_WRAPPER_TYPES.get('Sophia', '')
+        assert ("type='FocalCustomLoss', num_classes=80" in text) == sophia, entry.path
+
+
 # ----------------------------------------------------------------------------------------------
 # converter (tensor logic; the full path runs in test_transfer_train.py)
 # ----------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ import os.path as osp
 
 import pytest
 import torch
-from transfer_helpers import (DET_R50, POSE_R50, det_options, experiment_name, load_tool,
-                              pose_options, transfer_config)
+from transfer_helpers import (DET_R50, POSE_R50, det_options, experiment_name, gen_transfer,
+                              load_tool, pose_options, transfer_config)
 
 from bocb_mm.optim import zoo as optim_zoo
 
@@ -131,8 +131,14 @@ def test_optimizer_finetunes_r50(task, optimizer, tiny_coco, r50_transfer_checkp
     column, options = ((DET_R50, det_options(n_train=2, scale=64, batch=1)) if task == 'det'
                        else (POSE_R50, pose_options(n_train=2, batch=1)))
     config = transfer_config(column, optimizer)
+    wrapper_type = gen_transfer.pretrain_gen.OPTIM_WRAPPER_TYPES.get(optimizer, 'OptimWrapper')
+    if 'Sophia' in wrapper_type:  # refresh the Hessian at every update, not every 10th
+        options = options + ['optim_wrapper.hessian_interval=1']
     runner = _run_two_iterations(config, options, str(tmp_path / f'{task}_{optimizer}'))
     assert runner.iter == 2
+    assert type(runner.optim_wrapper).__name__ == wrapper_type.split('.')[-1]
+    if 'Sophia' in wrapper_type:  # Hutchinson estimates on the detector / pose model
+        assert runner.optim_wrapper.state_dict()['sophia']['num_refreshes'] == 2
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss), loss
     info = optim_zoo.get_info(optimizer)

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import importlib
@@ -183,15 +184,16 @@ def time_steps(opt: torch.optim.Optimizer, repeats: int, warmup: int = 2) -> flo
 
 
 def copy_bandwidth(numel: int, repeats: int) -> float:
-    """Bytes per second of ``dst.copy_(src)`` (read + write) on flat fp32 buffers."""
+    """Bytes per second of ``dst.copy_(src)`` (read + write) on flat fp32 buffers; the best of
+    the repeats, since it defines a floor."""
     src, dst = torch.randn(numel), torch.empty(numel)
     dst.copy_(src)
     times = []
-    for _ in range(max(repeats, 3)):
+    for _ in range(max(repeats, 5)):
         t0 = time.perf_counter()
         dst.copy_(src)
         times.append(time.perf_counter() - t0)
-    return 2 * numel * 4 / statistics.median(times)
+    return 2 * numel * 4 / min(times)
 
 
 @dataclasses.dataclass
@@ -213,11 +215,12 @@ def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str],
     bandwidth = copy_bandwidth(3 * work.numel, repeats)
     log(f'[{model}] copy bandwidth {bandwidth / 1e9:.2f} GB/s')
 
-    def measure(name: str, impl: Impl) -> Row:
+    def measure(name: str, impl: Impl, n: int = repeats) -> Row:
         params = work.fresh()
         try:
-            opt = impl.factory(params)
-            seconds = time_steps(opt, repeats)
+            with contextlib.redirect_stdout(sys.stderr):  # banners (adabelief_pytorch)
+                opt = impl.factory(params)
+            seconds = time_steps(opt, n)
             s_bytes = state_bytes(opt)
             if not all(torch.isfinite(p).all() for p in params):
                 raise FloatingPointError('non-finite parameters after the steps')
@@ -229,7 +232,7 @@ def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str],
         return Row(name, impl.label, seconds * 1e3, s_bytes / work.numel, moved)
 
     reference = measure('AdamW', Impl('torch fused', lambda ps: torch.optim.AdamW(
-        ps, lr=1e-3, weight_decay=WEIGHT_DECAY, fused=True)))
+        ps, lr=1e-3, weight_decay=WEIGHT_DECAY, fused=True)), n=max(repeats, 5))
     log(f'[{model}] reference torch.optim.AdamW(fused=True): {reference.ms:.1f} ms')
     ref_bw = reference.bytes_moved / (reference.ms / 1e3)
 
@@ -262,7 +265,8 @@ def print_table(model: str, rows: list[Row], bandwidth: float, ref_bw: float) ->
             continue
         floor_ms = row.bytes_moved / bandwidth * 1e3
         eff_bw = row.bytes_moved / (row.ms / 1e3)
-        print(f'{row.optimizer:<10} {row.impl:<20} {row.ms:9.1f} {row.ms / best[row.optimizer]:7.2f} '
+        ratio = row.ms / best[row.optimizer]
+        print(f'{row.optimizer:<10} {row.impl:<20} {row.ms:9.1f} {ratio:7.2f} '
               f'{row.ms / floor_ms:8.1f} {row.state_per_param:9.1f} {eff_bw / ref_bw:9.2f}')
 
 

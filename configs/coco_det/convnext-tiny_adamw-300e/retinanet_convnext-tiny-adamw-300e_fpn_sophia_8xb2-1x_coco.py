@@ -7,6 +7,8 @@
 #   (CIFAR-100 CNX-T).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain convnext-tiny_32xb128_in1k (AdamW, 300 epochs, 82.14
 #   top-1).
+# Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
+#   twice on GPU.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(
@@ -33,9 +35,10 @@ model = dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth}}',
             prefix='backbone.')),
-    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5))
+    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5),
+    bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1e-4, weight_decay=2e-1),
     paramwise_cfg=dict(custom_keys=dict(norm=dict(decay_mult=0.0))))

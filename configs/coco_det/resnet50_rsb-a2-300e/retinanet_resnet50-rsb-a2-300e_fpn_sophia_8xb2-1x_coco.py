@@ -8,6 +8,8 @@
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a2-300e_in1k (ResNet strikes back
 #   A2, LAMB, 300 epochs); or bocb_mm's
 #   configs/imagenet/resnet50/resnet50_lamb_8xb256-rsb-a2-300e_in1k.py.
+# Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
+#   twice on GPU.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(
@@ -26,8 +28,9 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/resnet/resnet50_8xb256-rsb-a2-300e_in1k_20211228-0fd8be6e.pth}}',
-            prefix='backbone.')))
+            prefix='backbone.')),
+    bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1e-5, weight_decay=1e-1))

@@ -7,6 +7,8 @@
 #   (CIFAR-100 R-50).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a3-100e_in1k (ResNet strikes back
 #   A3, LAMB, 100 epochs).
+# Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
+#   twice on GPU.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(
@@ -25,8 +27,9 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/resnet/resnet50_8xb256-rsb-a3-100e_in1k_20211228-3493673c.pth}}',
-            prefix='backbone.')))
+            prefix='backbone.')),
+    bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1e-5, weight_decay=1e-1))

@@ -6,6 +6,8 @@
 # lr / weight decay: AdamW anchor 1e-4 x CIFAR-100 Swin-T lr ratio 5e-5 / 2e-4; weight decay 1e-1
 #   (CIFAR-100 Swin-T).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain swin-tiny_16xb64_in1k (AdamW, 300 epochs, 81.18 top-1).
+# Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
+#   twice on GPU.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(
@@ -33,10 +35,11 @@ model = dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/swin-transformer/swin_tiny_224_b16x64_300e_imagenet_20210616_090925-66df6be6.pth}}',
             prefix='backbone.')),
-    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5))
+    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5),
+    bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=2.5e-5, weight_decay=1e-1),
     paramwise_cfg=dict(
         custom_keys=dict(

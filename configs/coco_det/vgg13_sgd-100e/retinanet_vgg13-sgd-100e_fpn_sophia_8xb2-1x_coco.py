@@ -7,6 +7,8 @@
 #   (CIFAR-100 VGG-13).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain vgg13bn_8xb32_in1k (SGD-M, 100 epochs, 72.12 top-1);
 #   not a column of the paper's table (its VGG is a pose backbone only).
+# Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
+#   twice on GPU.
 _base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
 
 bocb = dict(
@@ -34,8 +36,9 @@ model = dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/vgg/vgg13_bn_batch256_imagenet_20210207-1a8b7864.pth}}',
             prefix='backbone.')),
-    neck=dict(in_channels=[256, 512, 512], start_level=0, num_outs=5))
+    neck=dict(in_channels=[256, 512, 512], start_level=0, num_outs=5),
+    bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1e-5, weight_decay=1e-1))

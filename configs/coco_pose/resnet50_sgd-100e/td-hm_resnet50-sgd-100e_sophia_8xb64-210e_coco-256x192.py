@@ -28,5 +28,5 @@ model = dict(
             prefix='backbone.')))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1e-4, weight_decay=1e-1))

@@ -36,7 +36,7 @@ model = dict(
     head=dict(in_channels=768))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=1.25e-4, weight_decay=1e-1))
 
 train_dataloader = dict(batch_size=32)

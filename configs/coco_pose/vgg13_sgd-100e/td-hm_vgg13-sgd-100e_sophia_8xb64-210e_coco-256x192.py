@@ -34,5 +34,5 @@ model = dict(
     head=dict(in_channels=512))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='bocb_mm.SophiaOptimWrapper',
     optimizer=dict(_delete_=True, type='bocb_mm.SophiaG', lr=5e-5, weight_decay=1e-1))
