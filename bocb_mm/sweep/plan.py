@@ -65,6 +65,10 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
               extra_args: Sequence[str] = ()) -> list[Run]:
     """Runs for ``configs x seeds``, filtered by the configs' ``bocb`` identity.
 
+    A run's ``backbone`` is the config's ``bocb.column`` when it has one (transfer configs: the
+    paper's column, e.g. ``'det:R-50 (LARS)'``), else ``bocb.backbone``; its ``dataset`` is
+    ``bocb.dataset`` joined with ``bocb.task`` when there is one (``'coco-det'``).
+
     Args:
         configs: config files (see :func:`find_configs`).
         work_root: each run writes to ``work_root/<config stem>/seed<seed>``.
@@ -76,16 +80,20 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
     runs = []
     for config in configs:
         ident = read_identity(config)
-        if not (_matches(ident.get('backbone', ''), backbones)
+        if not ((_matches(ident.get('backbone', ''), backbones)
+                 or _matches(ident.get('column', ''), backbones))
                 and _matches(ident.get('optimizer', ''), optimizers)):
             continue
         stem = osp.splitext(osp.basename(config))[0]
+        # Transfer configs name the paper's column ('det:R-50 (LARS)'): several pre-trainings of
+        # one backbone are then separate rows of the analysis, as in the paper's table.
+        label = ident.get('column') or ident.get('backbone', '')
+        dataset = '-'.join(x for x in (ident.get('dataset', ''), ident.get('task', '')) if x)
         for seed in seeds:
             runs.append(Run(config=config, seed=int(seed),
                             work_dir=osp.join(work_root, stem, f'seed{seed}'),
-                            backbone=ident.get('backbone', ''),
-                            optimizer=ident.get('optimizer', ''),
-                            dataset=ident.get('dataset', ''), extra_args=tuple(extra_args)))
+                            backbone=label, optimizer=ident.get('optimizer', ''),
+                            dataset=dataset, extra_args=tuple(extra_args)))
     if not runs:
         raise ValueError('the grid is empty: no config matches the backbone/optimizer filters')
     return runs

@@ -173,3 +173,13 @@ def test_train_command_resumes_and_merges_cfg_options(tmp_path: Path) -> None:
     (tmp_path / 'w').mkdir()
     (tmp_path / 'w' / 'last_checkpoint').write_text('epoch_1.pth')
     assert '--resume' in train_command(run, python='py')
+
+
+def test_transfer_runs_are_keyed_by_paper_column(tmp_path: Path) -> None:
+    configs = find_configs([str(REPO / 'configs/coco_det/resnet50_*/*_adamw_*.py'),
+                            str(REPO / 'configs/coco_pose/resnet50_*/*_adamw_*.py')])
+    runs = plan_grid(configs, str(tmp_path), backbones=['R-50'])
+    det = {r.backbone for r in runs if r.dataset == 'coco-det'}
+    assert {'det:R-50 (SGD)', 'det:R-50 (LARS)', 'det:R-50 (Adan)'} <= det
+    assert {r.backbone for r in runs if r.dataset == 'coco-pose'} == {'pose:R-50 (SGD)'}
+    assert len({r.work_dir for r in runs}) == len(runs)
