@@ -401,22 +401,33 @@ def _generated_dirs() -> list[str]:
     return [osp.join(CONFIGS, 'cifar100'), osp.join(CONFIGS, 'imagenet')]
 
 
-def _existing_generated() -> set[str]:
-    """Generated files on disk (those starting with the header), relative to the repo."""
+def generated_files(dirs: Iterable[str], header: str) -> set[str]:
+    """Generated configs on disk under ``dirs`` (files starting with ``header``), repo-relative."""
     found = set()
-    for top in _generated_dirs():
+    for top in dirs:
         for dirpath, _, files in os.walk(top):
             for name in files:
                 if name.endswith('.py'):
                     path = osp.join(dirpath, name)
                     with open(path, encoding='utf-8') as f:
-                        if f.read(len(HEADER)) == HEADER:
+                        if f.read(len(header)) == header:
                             found.add(osp.relpath(path, REPO))
     return found
 
 
-def check(entries: Iterable[tuple[Entry, str]], verbose: bool = True) -> list[str]:
-    """Paths that differ from what the generator writes (stale, missing or left over)."""
+def _existing_generated() -> set[str]:
+    return generated_files(_generated_dirs(), HEADER)
+
+
+def check(entries: Iterable[tuple[Any, str]], verbose: bool = True,
+          existing: set[str] | None = None) -> list[str]:
+    """Paths that differ from what the generator writes (stale, missing or left over).
+
+    Args:
+        entries: (entry with a repo-relative ``path``, file text) pairs.
+        verbose: add the start of a diff to the first few problems.
+        existing: the generated files on disk (default: this generator's).
+    """
     problems = []
     wanted = {}
     for entry, text in entries:
@@ -433,12 +444,15 @@ def check(entries: Iterable[tuple[Entry, str]], verbose: bool = True) -> list[st
                 diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
                                             'on disk', 'generated', lineterm='', n=1)
                 problems[-1] += '\n' + '\n'.join(list(diff)[:20])
-    for path in sorted(_existing_generated() - set(wanted)):
+    existing = _existing_generated() if existing is None else existing
+    for path in sorted(existing - set(wanted)):
         problems.append(f'left over (no longer generated): {path}')
     return problems
 
 
-def write(entries: Iterable[tuple[Entry, str]]) -> tuple[int, int]:
+def write(entries: Iterable[tuple[Any, str]],
+          existing: set[str] | None = None) -> tuple[int, int]:
+    """Write what changed, remove generated files no longer generated; (written, unchanged)."""
     written = unchanged = 0
     wanted = set()
     for entry, text in entries:
@@ -453,9 +467,13 @@ def write(entries: Iterable[tuple[Entry, str]]) -> tuple[int, int]:
         with open(full, 'w', encoding='utf-8') as f:
             f.write(text)
         written += 1
-    for path in sorted(_existing_generated() - wanted):
+    existing = _existing_generated() if existing is None else existing
+    for path in sorted(existing - wanted):
         os.remove(osp.join(REPO, path))
         print(f'removed {path} (no longer generated)')
+        folder = osp.dirname(osp.join(REPO, path))
+        if not os.listdir(folder):
+            os.rmdir(folder)
     return written, unchanged
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import os
 import os.path as osp
 import sys
@@ -463,62 +462,18 @@ def _wrap(comments: list[str], width: int = 98) -> list[str]:
 # write / check
 # ----------------------------------------------------------------------------------------------
 def _existing_generated() -> set[str]:
-    found = set()
-    for sub in TASK_DIRS.values():
-        for dirpath, _, files in os.walk(osp.join(CONFIGS, sub)):
-            for name in files:
-                if name.endswith('.py'):
-                    path = osp.join(dirpath, name)
-                    with open(path, encoding='utf-8') as f:
-                        if f.read(len(HEADER)) == HEADER:
-                            found.add(osp.relpath(path, REPO))
-    return found
+    return pretrain_gen.generated_files([osp.join(CONFIGS, sub) for sub in TASK_DIRS.values()],
+                                        HEADER)
 
 
 def check(items: Iterable[tuple[Entry, str]], verbose: bool = True) -> list[str]:
     """Paths that differ from what the generator writes (stale, missing or left over)."""
-    problems, wanted = [], set()
-    for entry, text in items:
-        wanted.add(entry.path)
-        full = osp.join(REPO, entry.path)
-        if not osp.isfile(full):
-            problems.append(f'missing: {entry.path}')
-            continue
-        with open(full, encoding='utf-8') as f:
-            current = f.read()
-        if current != text:
-            problems.append(f'out of date: {entry.path}')
-            if verbose and len(problems) <= 3:
-                diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                            'on disk', 'generated', lineterm='', n=1)
-                problems[-1] += '\n' + '\n'.join(list(diff)[:20])
-    for path in sorted(_existing_generated() - wanted):
-        problems.append(f'left over (no longer generated): {path}')
-    return problems
+    return pretrain_gen.check(items, verbose, existing=_existing_generated())
 
 
 def write(items: Iterable[tuple[Entry, str]]) -> tuple[int, int]:
-    written = unchanged = 0
-    wanted = set()
-    for entry, text in items:
-        wanted.add(entry.path)
-        full = osp.join(REPO, entry.path)
-        if osp.isfile(full):
-            with open(full, encoding='utf-8') as f:
-                if f.read() == text:
-                    unchanged += 1
-                    continue
-        os.makedirs(osp.dirname(full), exist_ok=True)
-        with open(full, 'w', encoding='utf-8') as f:
-            f.write(text)
-        written += 1
-    for path in sorted(_existing_generated() - wanted):
-        os.remove(osp.join(REPO, path))
-        print(f'removed {path} (no longer generated)')
-        folder = osp.dirname(osp.join(REPO, path))
-        if not os.listdir(folder):
-            os.rmdir(folder)
-    return written, unchanged
+    """Write what changed and remove what is no longer generated: (written, unchanged)."""
+    return pretrain_gen.write(items, existing=_existing_generated())
 
 
 def markdown(items: list[tuple[Entry, str]]) -> str:

@@ -28,7 +28,6 @@ import math
 from typing import Any, Callable, Iterable, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.optim import Optimizer
 
@@ -59,17 +58,24 @@ def project_radial(param: Tensor, grad: Tensor, update: Tensor, delta: float,
         The (possibly projected) update as a new tensor, and a 0-d bool tensor that is true
         where a projection happened (the caller then scales weight decay by ``wd_ratio``).
     """
-    expand = (-1,) + (1,) * (param.dim() - 1)
-    candidates = []
-    for rows in (param.size(0), 1):
-        p_view = param.reshape(rows, -1)
-        cos = F.cosine_similarity(grad.reshape(rows, -1), p_view, dim=1, eps=eps).abs_()
-        hit = cos.max() < delta / math.sqrt(p_view.size(1))
-        p_unit = param / p_view.norm(dim=1).view(expand).add_(eps)
-        radial = (p_unit * update).reshape(rows, -1).sum(dim=1).view(expand)
-        candidates.append((hit, update - p_unit * radial))
-    (hit_channel, proj_channel), (hit_layer, proj_layer) = candidates
-    out = torch.where(hit_channel, proj_channel, torch.where(hit_layer, proj_layer, update))
+    # Everything the test and the projection need reduces to four per-row dot products of the
+    # channel view; the layer view's are their sums. The projection itself is one pass:
+    # update - param * (param . update) / (|param| + eps)^2, with the coefficient chosen per row.
+    rows = param.size(0)
+    p2, g2, u2 = param.reshape(rows, -1), grad.reshape(rows, -1), update.reshape(rows, -1)
+    dots = torch.stack([torch.linalg.vecdot(g2, p2), torch.linalg.vecdot(g2, g2),
+                        torch.linalg.vecdot(p2, p2), torch.linalg.vecdot(u2, p2)])
+    coefs, hits = [], []
+    for gp, gg, pp, up in (dots, dots.sum(dim=1, keepdim=True)):
+        p_norm = pp.sqrt()
+        cos = gp.abs() / (gg.sqrt().clamp_min(eps) * p_norm.clamp_min(eps))
+        length = p2.size(1) if gp.numel() == rows else p2.numel()
+        hits.append(cos.max() < delta / math.sqrt(length))
+        coefs.append(up / (p_norm + eps).square())
+    (hit_channel, hit_layer), (coef_channel, coef_layer) = hits, coefs
+    zero = coef_channel.new_zeros(())
+    coef = torch.where(hit_channel, coef_channel, torch.where(hit_layer, coef_layer, zero))
+    out = torch.addcmul(update, param, coef.view((-1,) + (1,) * (param.dim() - 1)), value=-1)
     return out, hit_channel | hit_layer
 
 
