@@ -7,7 +7,7 @@
 #   (CIFAR-100 CNX-T).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain convnext-tiny_32xb128_in1k (AdamW, 300 epochs, 82.14
 #   top-1).
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_convnext-tiny_adamw-300e.py']
 
 bocb = dict(
     backbone='CNX-T',
@@ -22,18 +22,10 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='bocb_mm.ConvNeXt',
-        arch='tiny',
-        out_indices=(1, 2, 3),
-        gap_before_final_norm=False,
-        drop_path_rate=0.2,
-        layer_scale_init_value=1.0,
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth}}',
-            prefix='backbone.')),
-    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',

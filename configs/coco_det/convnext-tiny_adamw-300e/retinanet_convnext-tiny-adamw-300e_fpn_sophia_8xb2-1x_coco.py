@@ -9,7 +9,7 @@
 #   top-1).
 # Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
 #   twice on GPU.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_convnext-tiny_adamw-300e.py']
 
 bocb = dict(
     backbone='CNX-T',
@@ -24,18 +24,10 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='bocb_mm.ConvNeXt',
-        arch='tiny',
-        out_indices=(1, 2, 3),
-        gap_before_final_norm=False,
-        drop_path_rate=0.2,
-        layer_scale_init_value=1.0,
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth}}',
             prefix='backbone.')),
-    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5),
     bbox_head=dict(loss_cls=dict(type='FocalCustomLoss', num_classes=80)))
 
 optim_wrapper = dict(

@@ -8,7 +8,7 @@
 # Checkpoint: $BOCB_PRETRAINED or not published by OpenMMLab: pre-train with
 #   configs/imagenet/resnet50/resnet50_lars_8xb256-rsb-a2-300e_in1k.py cut to 100 epochs
 #   (train_cfg.max_epochs and the schedulers' end) and put the checkpoint here.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_lars-100e.py']
 
 bocb = dict(
     backbone='R-50',

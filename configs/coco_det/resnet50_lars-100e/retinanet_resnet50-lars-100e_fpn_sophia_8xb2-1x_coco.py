@@ -10,7 +10,7 @@
 #   (train_cfg.max_epochs and the schedulers' end) and put the checkpoint here.
 # Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
 #   twice on GPU.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_lars-100e.py']
 
 bocb = dict(
     backbone='R-50',

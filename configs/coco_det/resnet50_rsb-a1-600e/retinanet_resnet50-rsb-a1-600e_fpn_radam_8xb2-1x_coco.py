@@ -7,7 +7,7 @@
 #   (CIFAR-100 R-50).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a1-600e_in1k (ResNet strikes back
 #   A1, LAMB, 600 epochs).
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_rsb-a1-600e.py']
 
 bocb = dict(
     backbone='R-50',

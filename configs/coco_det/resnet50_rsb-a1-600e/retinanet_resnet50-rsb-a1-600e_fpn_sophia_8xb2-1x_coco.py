@@ -9,7 +9,7 @@
 #   A1, LAMB, 600 epochs).
 # Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
 #   twice on GPU.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_rsb-a1-600e.py']
 
 bocb = dict(
     backbone='R-50',

@@ -8,7 +8,7 @@
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb256-rsb-a2-300e_in1k (ResNet strikes back
 #   A2, LAMB, 300 epochs); or bocb_mm's
 #   configs/imagenet/resnet50/resnet50_lamb_8xb256-rsb-a2-300e_in1k.py.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_rsb-a2-300e.py']
 
 bocb = dict(
     backbone='R-50',

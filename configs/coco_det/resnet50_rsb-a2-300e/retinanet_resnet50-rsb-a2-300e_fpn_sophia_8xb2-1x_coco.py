@@ -10,7 +10,7 @@
 #   configs/imagenet/resnet50/resnet50_lamb_8xb256-rsb-a2-300e_in1k.py.
 # Sophia: FocalCustomLoss (= FocalLoss in pure torch) so that the Hessian refresh can back-propagate
 #   twice on GPU.
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_rsb-a2-300e.py']
 
 bocb = dict(
     backbone='R-50',

@@ -7,7 +7,7 @@
 #   (CIFAR-100 R-50).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb32_in1k (SGD-M lr 0.1, 100 epochs, 76.55
 #   top-1).
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_resnet50_sgd-100e.py']
 
 bocb = dict(
     backbone='R-50',

@@ -6,7 +6,7 @@
 # lr / weight decay: AdamW anchor 1e-4 x CIFAR-100 Swin-T lr ratio 1e-3 / 2e-4; weight decay 1e-4
 #   (CIFAR-100 Swin-T).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain swin-tiny_16xb64_in1k (AdamW, 300 epochs, 81.18 top-1).
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_swin-tiny_adamw-300e.py']
 
 bocb = dict(
     backbone='Swin-T',
@@ -21,19 +21,10 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmpretrain.SwinTransformer',
-        arch='tiny',
-        img_size=224,
-        out_indices=(1, 2, 3),
-        drop_path_rate=0.2,
-        with_cp=False,
-        pad_small_map=True,
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/swin-transformer/swin_tiny_224_b16x64_300e_imagenet_20210616_090925-66df6be6.pth}}',
-            prefix='backbone.')),
-    neck=dict(in_channels=[192, 384, 768], start_level=0, num_outs=5))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',

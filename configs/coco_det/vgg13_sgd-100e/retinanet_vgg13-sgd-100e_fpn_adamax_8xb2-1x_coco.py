@@ -7,7 +7,7 @@
 #   (CIFAR-100 VGG-13).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain vgg13bn_8xb32_in1k (SGD-M, 100 epochs, 72.12 top-1);
 #   not a column of the paper's table (its VGG is a pose backbone only).
-_base_ = ['../../_base_/coco/retinanet_fpn_1x_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_det_vgg13_sgd-100e.py']
 
 bocb = dict(
     backbone='VGG-13',
@@ -22,19 +22,10 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmpretrain.VGG',
-        depth=13,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        num_classes=-1,
-        out_indices=(2, 3, 4),
-        norm_eval=True,
-        frozen_stages=2,
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/vgg/vgg13_bn_batch256_imagenet_20210207-1a8b7864.pth}}',
-            prefix='backbone.')),
-    neck=dict(in_channels=[256, 512, 512], start_level=0, num_outs=5))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',

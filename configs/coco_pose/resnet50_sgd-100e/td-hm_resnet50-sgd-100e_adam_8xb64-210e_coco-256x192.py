@@ -7,7 +7,7 @@
 #   VGG-16-BN and Swin-T configs): Adam lr 5e-4, no weight decay.
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain resnet50_8xb32_in1k (SGD-M lr 0.1, 100 epochs, 76.55
 #   top-1).
-_base_ = ['../../_base_/coco/td-hm_256x192_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_pose_resnet50_sgd-100e.py']
 
 bocb = dict(
     backbone='R-50',

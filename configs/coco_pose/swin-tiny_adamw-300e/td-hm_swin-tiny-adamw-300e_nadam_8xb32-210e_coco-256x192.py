@@ -6,7 +6,7 @@
 # lr / weight decay: Adam anchor 5e-4 x CIFAR-100 Swin-T lr ratio 5e-4 / 2e-4; weight decay 1e-4
 #   (CIFAR-100 Swin-T).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain swin-tiny_16xb64_in1k (AdamW, 300 epochs, 81.18 top-1).
-_base_ = ['../../_base_/coco/td-hm_256x192_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_pose_swin-tiny_adamw-300e.py']
 
 bocb = dict(
     backbone='Swin-T',
@@ -21,24 +21,11 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmpretrain.SwinTransformer',
-        arch='tiny',
-        img_size=224,
-        out_indices=(3,),
-        drop_path_rate=0.2,
-        with_cp=False,
-        pad_small_map=True,
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/swin-transformer/swin_tiny_224_b16x64_300e_imagenet_20210616_090925-66df6be6.pth}}',
-            prefix='backbone.')),
-    head=dict(in_channels=768))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(_delete_=True, type='NAdam', lr=1.25e-3, weight_decay=1e-4))
-
-train_dataloader = dict(batch_size=32)
-
-auto_scale_lr = dict(base_batch_size=256)

@@ -6,7 +6,7 @@
 # lr / weight decay: Adam anchor 5e-4 x CIFAR-100 VGG-13 lr ratio 1e-3 / 5e-4; weight decay 2e-2
 #   (CIFAR-100 VGG-13).
 # Checkpoint: $BOCB_PRETRAINED or mmpretrain vgg13bn_8xb32_in1k (SGD-M, 100 epochs, 72.12 top-1).
-_base_ = ['../../_base_/coco/td-hm_256x192_coco.py']
+_base_ = ['../../_base_/coco/columns/coco_pose_vgg13_sgd-100e.py']
 
 bocb = dict(
     backbone='VGG-13',
@@ -21,17 +21,10 @@ bocb = dict(
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmpretrain.VGG',
-        depth=13,
-        norm_cfg=dict(type='BN'),
-        num_classes=-1,
-        out_indices=(4,),
         init_cfg=dict(
             type='Pretrained',
             checkpoint='{{$BOCB_PRETRAINED:https://download.openmmlab.com/mmclassification/v0/vgg/vgg13_bn_batch256_imagenet_20210207-1a8b7864.pth}}',
-            prefix='backbone.')),
-    head=dict(in_channels=512))
+            prefix='backbone.')))
 
 optim_wrapper = dict(
     type='OptimWrapper',
