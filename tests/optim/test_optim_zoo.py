@@ -228,3 +228,31 @@ def test_no_clash_with_mmengine_root_names() -> None:
         else:
             assert OPTIMIZERS.module_dict[info.class_name] is info.cls
             assert ROOT.module_dict.get(info.class_name) is not info.cls
+
+
+CUSTOM = [n for n in NAMES if get_info(n).type.startswith('bocb_mm.')]
+
+
+@pytest.mark.parametrize('name', CUSTOM)
+def test_closure_and_setstate(name: str) -> None:
+    """Every bocb_mm optimizer: ``step(closure)`` re-enables grad, and a checkpoint written
+    before the ``foreach`` option existed loads with its default."""
+    model = tiny_cnn()
+    inputs, targets = fixed_batch()
+    opt = get_info(name).cls(model.parameters(), lr=1e-3)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(inputs), targets)
+        loss.backward()
+        return loss
+
+    with torch.no_grad():  # step must re-enable grad for the closure
+        loss = opt.step(closure)
+    assert torch.isfinite(loss)
+    state = opt.__getstate__()
+    for group in state['param_groups']:
+        group.pop('foreach')
+    opt.__setstate__(state)
+    assert all(group['foreach'] is None for group in opt.param_groups)
+    opt.step(closure)

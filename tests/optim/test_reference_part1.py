@@ -282,29 +282,6 @@ def test_state_dict_round_trip(case: tuple) -> None:
     assert_same(resumed, straight)
 
 
-@pytest.mark.parametrize('cls', [SGDP, AdamP, Lion, LAMB, Adan, LARS])
-def test_closure_and_setstate(cls: type) -> None:
-    model = make_model()
-    opt = cls(model.parameters(), lr=1e-3)
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = loss_at(model, 0)
-        loss.backward()
-        return loss
-
-    with torch.no_grad():  # step must re-enable grad for the closure
-        loss = opt.step(closure)
-    assert torch.isfinite(loss)
-    # an old checkpoint without the foreach option loads with its default
-    state = opt.__getstate__()
-    for group in state['param_groups']:
-        group.pop('foreach')
-    opt.__setstate__(state)
-    assert all(group['foreach'] is None for group in opt.param_groups)
-    opt.step(closure)
-
-
 def test_registered() -> None:
     from bocb_mm.registry import OPTIMIZERS
     for cls in (SGDP, AdamP, Lion, LAMB, Adan, LARS):

@@ -434,29 +434,6 @@ def test_sophia_step_bs_override() -> None:
 ALL = [AdaBound, Adafactor, AdaBelief, NovoGrad, SophiaG]
 
 
-@pytest.mark.parametrize('cls', ALL)
-def test_closure_and_setstate(cls: type) -> None:
-    model = make_model()
-    opt = cls(model.parameters(), lr=1e-3)
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = loss_at(model, 0)
-        loss.backward()
-        return loss
-
-    with torch.no_grad():  # step must re-enable grad for the closure
-        loss = opt.step(closure)
-    assert torch.isfinite(loss)
-    # an old checkpoint without the foreach option loads with its default
-    state = opt.__getstate__()
-    for group in state['param_groups']:
-        group.pop('foreach')
-    opt.__setstate__(state)
-    assert all(group['foreach'] is None for group in opt.param_groups)
-    opt.step(closure)
-
-
 def test_load_official_checkpoints() -> None:
     """State dicts of the official AdaBound / SophiaG classes load (missing keys defaulted)."""
     for ours_cls, ref_name, extra in ((AdaBound, 'adabound', {}),
