@@ -26,7 +26,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
     include_package_data=True,
-    package_data={'bocb_mm': ['data/paper/*.csv', 'data/paper/*.md']},
+    package_data={'bocb_mm': ['data/*.csv', 'data/paper/*.csv', 'data/paper/*.txt']},
     python_requires='>=3.9',
     install_requires=parse_requirements('runtime'),
     extras_require={

@@ -51,13 +51,16 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        from bocb_mm.engine.amp import AMP_TWINS, amp_wrapper_type
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        amp_type = amp_wrapper_type(wrapper)
+        if amp_type is None:
+            raise ValueError(f'--amp: the config uses {wrapper}, which has no AMP form (known: '
+                             f'{", ".join(AMP_TWINS)}); set an AMP-capable optim wrapper in the '
+                             'config instead')
+        if amp_type != wrapper:
+            cfg.optim_wrapper.type = amp_type
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        elif 'Amp' not in wrapper:
-            raise ValueError(f'--amp: the config uses {wrapper}; set an AMP-capable optim '
-                             'wrapper (or its amp option) in the config instead')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -16,10 +16,10 @@ from .novograd import NovoGrad
 from .sgdp import SGDP
 from .sophia import SophiaG
 from .zoo import (Category, OptimizerInfo, UnknownOptimizerError, get_info, list_optimizers,
-                  optimizer_cfg, resolve_name)
+                  optimizer_cfg, resolve_name, study_hparams)
 
 __all__ = [
     'SGDP', 'Lion', 'LAMB', 'AdamP', 'Adan', 'AdaBound', 'LARS', 'Adafactor', 'AdaBelief',
     'NovoGrad', 'SophiaG', 'Category', 'OptimizerInfo', 'UnknownOptimizerError',
-    'list_optimizers', 'get_info', 'optimizer_cfg', 'resolve_name'
+    'list_optimizers', 'get_info', 'optimizer_cfg', 'resolve_name', 'study_hparams'
 ]

@@ -31,15 +31,19 @@ statistics) but 1 for vectors.
 """
 from __future__ import annotations
 
+import csv
 import enum
+import functools
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 __all__ = ['Category', 'OptimizerInfo', 'UnknownOptimizerError', 'list_optimizers', 'get_info',
-           'optimizer_cfg', 'resolve_name']
+           'optimizer_cfg', 'resolve_name', 'study_hparams']
 
 
 class Category(str, enum.Enum):
@@ -248,4 +252,48 @@ def optimizer_cfg(name: str, **overrides: Any) -> dict[str, Any]:
     if 'type' in overrides:
         raise ValueError(f"Invalid override 'type' for {info.name}: the zoo sets it "
                          f'({info.type!r})')
-    return dict(type=info.type, **{**info.defaults, **overrides})
+    cfg = dict(type=info.type, **{**info.defaults, **overrides})
+    missing = [arg for arg in _required_args(info.cls) if arg not in cfg]
+    if missing:
+        lrs = [lr for lr, _ in study_hparams(info.name).values()]
+        hint = (f"; the study's CIFAR-100 lr for {info.name} spans {min(lrs):g} to {max(lrs):g} "
+                'over the backbones' if lrs and 'lr' in missing else '')
+        raise ValueError(f'optimizer_cfg({name!r}): {info.class_name} has no default for '
+                         f'{", ".join(missing)}; pass it, e.g. optimizer_cfg({info.name!r}, '
+                         f'{missing[0]}=...){hint}')
+    return cfg
+
+
+def _required_args(cls: type) -> list[str]:
+    """Constructor arguments of ``cls`` without a default (``params`` excluded)."""
+    sig = inspect.signature(cls.__init__)
+    return [p.name for p in list(sig.parameters.values())[1:]
+            if p.default is p.empty and p.name != 'params'
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+_HPARAMS_CSV = Path(__file__).resolve().parents[1] / 'data' / 'paper' / 'cifar100_hparams.csv'
+
+
+@functools.lru_cache(maxsize=None)
+def _study_table() -> dict[str, dict[str, tuple[float, float]]]:
+    table: dict[str, dict[str, tuple[float, float]]] = {}
+    with _HPARAMS_CSV.open(newline='') as f:
+        for row in csv.DictReader(f):
+            per_backbone = table.setdefault(resolve_name(row['optimizer']), {})
+            per_backbone[row['backbone']] = (float(row['lr']), float(row['weight_decay']))
+    return table
+
+
+def study_hparams(name: str) -> Mapping[str, tuple[float, float]]:
+    """The paper's CIFAR-100 ``(lr, weight_decay)`` of an optimizer, per backbone.
+
+    Read from ``bocb_mm/data/paper/cifar100_hparams.csv`` (the paper's appendix table).
+
+    Args:
+        name: Any name :func:`get_info` accepts.
+
+    Returns:
+        ``{backbone: (lr, weight_decay)}`` in the table's order (read-only).
+    """
+    return MappingProxyType(_study_table().get(get_info(name).name, {}))

@@ -15,7 +15,9 @@
 #   mmengine 0.10.7, mmpretrain 1.2.0, mmdet 3.3.0 (refuses mmcv >= 2.2, hence mmcv 2.1.0);
 #   mmpose 1.3.2 without its `chumpy` dependency (does not build on Python 3.11, SMPL-only);
 #   xtcocotools built from source against the installed numpy (PyPI's wheel is numpy-1 only);
-#   setuptools < 82 (mmcv's setup.py and mmengine's `mmdet::` config bases use pkg_resources);
+#   setuptools >= 77.0.3 (torch 2.14 needs it) and < 82 (82 removed pkg_resources, which mmcv's
+#     setup.py and mmengine's `mmdet::` config bases import), held by requirements/constraints.txt
+#     on every pip call: torch and setuptools are resolved together, so no later step moves it;
 #   bocb_mm itself in editable mode with its test requirements.
 # Runtime fixes of the installed stack live in bocb_mm/compat.py, not here.
 set -euo pipefail
@@ -38,7 +40,17 @@ else
     python3 -m venv "$VENV"
   fi
 fi
+# Every pip call carries the constraints, so no step can move setuptools out of its range.
 PIP=("$PY" -m pip --disable-pip-version-check)
+PIPI=("${PIP[@]}" install -q -c "$ROOT/requirements/constraints.txt")
+need_pkg_resources() {
+  "$PY" -c 'import pkg_resources' 2>/dev/null && return 0
+  echo "error: 'import pkg_resources' fails in $PY (setuptools $("$PY" -c \
+'import setuptools; print(setuptools.__version__)' 2>/dev/null || echo missing))." >&2
+  echo "mmcv's setup.py and mmengine's config bases need it; setuptools 82+ removed it." >&2
+  echo "Fix: $PY -m pip install 'setuptools>=77.0.3,<82'   then re-run this set-up." >&2
+  exit 1
+}
 
 # Fast path: nothing changed since the last complete set-up, and the stack imports.
 STAMP_KEY=$(cat "$ROOT"/requirements/*.txt "$ROOT/tools/setup/setup_env.sh" \
@@ -56,16 +68,17 @@ if [ "$(cat "$STAMP" 2>/dev/null)" = "$STAMP_KEY:$ROOT" ] && check_stack; then
   exit 0
 fi
 
-step "build tools: setuptools<82, wheel, ninja, cython"
-"${PIP[@]}" install -q 'setuptools<82' wheel ninja psutil cython
-
+BUILD_TOOLS=(setuptools wheel ninja psutil cython)
 if "$PY" -c 'import torch, torchvision' 2>/dev/null; then
-  step "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
+  step "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)'); build tools"
+  "${PIPI[@]}" "${BUILD_TOOLS[@]}"
 else
-  step "installing $TORCH_SPEC (a few minutes)"
+  # one resolver call: torch's own setuptools requirement and ours are solved together
+  step "installing $TORCH_SPEC with the build tools (a few minutes)"
   # shellcheck disable=SC2086
-  "${PIP[@]}" install -q $TORCH_SPEC
+  "${PIPI[@]}" $TORCH_SPEC "${BUILD_TOOLS[@]}"
 fi
+need_pkg_resources
 
 if "$PY" -c 'import mmcv, mmcv._ext; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then
   step "mmcv 2.1.0 with compiled ops already installed"
@@ -73,28 +86,28 @@ else
   step "mmcv 2.1.0 with compiled ops (cached wheel, or a ~25 min build on 2 cores)"
   WHEEL=$(BOCB_CACHE=$CACHE "$PY" "$ROOT/tools/setup/build_mmcv.py" --version 2.1.0 | tail -n 1)
   "${PIP[@]}" uninstall -q -y mmcv-lite mmcv 2>/dev/null || true
-  "${PIP[@]}" install -q --no-deps "$WHEEL"
-  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf opencv-python
+  "${PIPI[@]}" --no-deps "$WHEEL"
+  "${PIPI[@]}" addict packaging Pillow pyyaml yapf opencv-python
 fi
 
 step "OpenMMLab packages: mmengine, mmpretrain, mmdet, mmpose (without chumpy)"
-"${PIP[@]}" install -q 'setuptools<82' mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
+"${PIPI[@]}" mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
   -r "$ROOT/requirements/mmdeps.txt"
-"${PIP[@]}" install -q --no-deps mmpose==1.3.2
+"${PIPI[@]}" --no-deps mmpose==1.3.2
 
 if "$PY" -c 'import xtcocotools.coco' 2>/dev/null; then
   step "xtcocotools imports against this numpy"
 else
   step "xtcocotools from source against the installed numpy"
   "${PIP[@]}" uninstall -q -y xtcocotools 2>/dev/null || true
-  "${PIP[@]}" install -q --no-binary xtcocotools --no-build-isolation --no-cache-dir xtcocotools
+  "${PIPI[@]}" --no-binary xtcocotools --no-build-isolation --no-cache-dir xtcocotools
 fi
 
 step "bocb_mm (editable) and test requirements"
-"${PIP[@]}" install -q 'setuptools<82' -r "$ROOT/requirements/runtime.txt" \
+"${PIPI[@]}" -r "$ROOT/requirements/runtime.txt" \
   -r "$ROOT/requirements/tests.txt"
 # (setuptools' warnings about the data folders go to a log, not the terminal)
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" > "$CACHE/editable_install.log" 2>&1 \
+"${PIPI[@]}" --no-deps --no-build-isolation -e "$ROOT" > "$CACHE/editable_install.log" 2>&1 \
   || { cat "$CACHE/editable_install.log"; exit 1; }
 if "$PY" -c 'import transformers' 2>/dev/null; then
   echo "warning: transformers is installed; mmpretrain 1.2's BLIP code breaks with recent" \
