@@ -103,6 +103,14 @@ else
   "${PIPI[@]}" --no-binary xtcocotools --no-build-isolation --no-cache-dir xtcocotools
 fi
 
+# One venv, one clone: re-pointing an editable install that another clone made is said loudly.
+OWNER=$("$PY" -c 'import importlib.util as u, pathlib as p; s = u.find_spec("bocb_mm")
+print(p.Path(s.origin).resolve().parents[1] if s and s.origin else "")' 2>/dev/null || true)
+if [ -n "$OWNER" ] && [ "$OWNER" != "$ROOT" ] && [ -z "${PYTHON:-}" ]; then
+  echo "warning: $VENV runs bocb_mm from another clone ($OWNER); it now runs $ROOT instead." >&2
+  echo "  For one environment per clone: BOCB_VENV=$ROOT/.venv make setup (or export it)." >&2
+fi
+
 step "bocb_mm (editable) and test requirements"
 "${PIPI[@]}" -r "$ROOT/requirements/runtime.txt" \
   -r "$ROOT/requirements/tests.txt"
