@@ -87,7 +87,7 @@ else
   WHEEL=$(BOCB_CACHE=$CACHE "$PY" "$ROOT/tools/setup/build_mmcv.py" --version 2.1.0 | tail -n 1)
   "${PIP[@]}" uninstall -q -y mmcv-lite mmcv 2>/dev/null || true
   "${PIPI[@]}" --no-deps "$WHEEL"
-  "${PIPI[@]}" addict packaging Pillow pyyaml yapf opencv-python
+  "${PIPI[@]}" addict packaging Pillow pyyaml yapf opencv-python mmengine==0.10.7
 fi
 
 step "OpenMMLab packages: mmengine, mmpretrain, mmdet, mmpose (without chumpy)"
