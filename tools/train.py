@@ -26,7 +26,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest one in the '
                              'work_dir when no path is given')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', nargs='?', const='fp16', choices=['fp16', 'bf16'], default=None,
+                        help='automatic mixed precision: fp16 autocast with dynamic loss scale '
+                             '(plain --amp), or bf16 autocast without loss scaling')
+    parser.add_argument('--compile', nargs='?', const='default', default=None,
+                        choices=['default', 'reduce-overhead', 'max-autotune',
+                                 'max-autotune-no-cudagraphs'],
+                        help="torch.compile the train step (mmengine's compile); optional mode")
+    parser.add_argument('--channels-last', action='store_true',
+                        help='model and input batches in channels_last (NHWC) memory format')
+    parser.add_argument('--cudnn-benchmark', action='store_true',
+                        help='let cuDNN time and pick the convolution algorithms')
+    parser.add_argument('--gpu-data', action='store_true',
+                        help='batched augmentation on the device (docs/throughput.md): the '
+                             'loader hands out raw uint8 images')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr linearly with the actual total batch size '
                              '(auto_scale_lr.base_batch_size in the config)')
@@ -51,16 +64,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        from bocb_mm.engine.amp import AMP_TWINS, amp_wrapper_type
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        amp_type = amp_wrapper_type(wrapper)
-        if amp_type is None:
-            raise ValueError(f'--amp: the config uses {wrapper}, which has no AMP form (known: '
-                             f'{", ".join(AMP_TWINS)}); set an AMP-capable optim wrapper in the '
-                             'config instead')
-        if amp_type != wrapper:
-            cfg.optim_wrapper.type = amp_type
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        from bocb_mm.engine.amp import enable_amp
+        enable_amp(cfg.optim_wrapper, args.amp)
+    from bocb_mm.engine.throughput import apply_throughput_options
+    apply_throughput_options(cfg, compile=args.compile, channels_last=args.channels_last,
+                             cudnn_benchmark=args.cudnn_benchmark, gpu_data=args.gpu_data)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -12,6 +12,8 @@ See ``docs/wrappers.md``.
 from .constructor import EMBEDDING_KEYS, BOCBOptimWrapperConstructor, is_norm_module
 from .sophia_wrapper import SophiaAmpOptimWrapper, SophiaMixin, SophiaOptimWrapper
 from .stats import OptimizerStats, OptimStatsHook, StatsOptimWrapper, layer_group
+from .amp import BF16OptimWrapper, SophiaBF16OptimWrapper  # noqa: E402  (after sophia_wrapper)
+from .throughput import ChannelsLastHook, EagerStepHook, StepTimerHook, apply_throughput_options
 
 __all__ = [
     'SophiaOptimWrapper', 'SophiaAmpOptimWrapper', 'SophiaMixin', 'StatsOptimWrapper',

@@ -4,8 +4,11 @@ Importing this package registers the ``bocb_mm`` backbones (MogaNet, UniRepLKNet
 MetaFormer and the CIFAR-stem ConvNeXt/DenseNet) and exposes the backbone zoo.
 """
 from . import backbones  # noqa: F401  (registers the backbones)
+from . import data_preprocessor  # noqa: F401  (GPUAugDataPreprocessor)
 from .backbones import ConvNeXt, DenseNet, MetaFormer, MogaNet, TransNeXt, UniRepLKNet
+from .data_preprocessor import GPUAugDataPreprocessor
 from .zoo import BackboneInfo, classifier_cfg, get_backbone_info, list_backbones
 
 __all__ = ['BackboneInfo', 'classifier_cfg', 'get_backbone_info', 'list_backbones',
-           'ConvNeXt', 'DenseNet', 'MetaFormer', 'MogaNet', 'TransNeXt', 'UniRepLKNet']
+           'ConvNeXt', 'DenseNet', 'MetaFormer', 'MogaNet', 'TransNeXt', 'UniRepLKNet',
+           'GPUAugDataPreprocessor']

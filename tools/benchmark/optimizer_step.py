@@ -20,6 +20,7 @@ Example::
 
     python tools/benchmark/optimizer_step.py --models resnet50 --repeats 3
     python tools/benchmark/optimizer_step.py --optimizers AdamW Adan LAMB --threads 8
+    python tools/benchmark/optimizer_step.py --device cuda --repeats 30   # on a GPU
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def implementations(name: str) -> list[Impl]:
         if 'fused' in info.cls.__init__.__code__.co_varnames:
             add('torch fused', info.cls, **base, fused=True)
     else:
+        add('bocb_mm default', info.cls, **base)  # foreach=None: the path a config gets
         add('bocb_mm', info.cls, **base, foreach=False)
         add('bocb_mm foreach', info.cls, **base, foreach=True)
 
@@ -148,10 +150,10 @@ def model_shapes(model: str) -> list[torch.Size]:
 class Workload:
     """Random fp32 params and grads of the given shapes; each implementation gets clones."""
 
-    def __init__(self, shapes: list[torch.Size], seed: int = 0) -> None:
+    def __init__(self, shapes: list[torch.Size], seed: int = 0, device: str = 'cpu') -> None:
         gen = torch.Generator().manual_seed(seed)
-        self.params = [torch.randn(s, generator=gen) * 0.05 for s in shapes]
-        self.grads = [torch.randn(s, generator=gen) * 1e-3 for s in shapes]
+        self.params = [(torch.randn(s, generator=gen) * 0.05).to(device) for s in shapes]
+        self.grads = [(torch.randn(s, generator=gen) * 1e-3).to(device) for s in shapes]
         self.numel = sum(p.numel() for p in self.params)
 
     def fresh(self) -> list[torch.nn.Parameter]:
@@ -172,26 +174,36 @@ def state_bytes(opt: torch.optim.Optimizer) -> int:
     return total
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
 def time_steps(opt: torch.optim.Optimizer, repeats: int, warmup: int = 2) -> float:
+    device = opt.param_groups[0]['params'][0].device
     for _ in range(warmup):
         opt.step()
     times = []
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         opt.step()
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def copy_bandwidth(numel: int, repeats: int) -> float:
+def copy_bandwidth(numel: int, repeats: int, device: str = 'cpu') -> float:
     """Bytes per second of ``dst.copy_(src)`` (read + write) on flat fp32 buffers; the best of
     the repeats, since it defines a floor."""
-    src, dst = torch.randn(numel), torch.empty(numel)
+    src, dst = torch.randn(numel, device=device), torch.empty(numel, device=device)
     dst.copy_(src)
     times = []
     for _ in range(max(repeats, 5)):
+        _sync(src.device)
         t0 = time.perf_counter()
         dst.copy_(src)
+        _sync(src.device)
         times.append(time.perf_counter() - t0)
     return 2 * numel * 4 / min(times)
 
@@ -206,13 +218,13 @@ class Row:
     error: str | None = None
 
 
-def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str], None]
-                ) -> tuple[list[Row], float, float]:
+def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str], None],
+                device: str = 'cpu') -> tuple[list[Row], float, float]:
     shapes = model_shapes(model)
-    work = Workload(shapes)
+    work = Workload(shapes, device=device)
     param_bytes = work.numel * 4
     log(f'[{model}] {work.numel / 1e6:.2f}M parameters in {len(shapes)} tensors')
-    bandwidth = copy_bandwidth(3 * work.numel, repeats)
+    bandwidth = copy_bandwidth(3 * work.numel, repeats, device)
     log(f'[{model}] copy bandwidth {bandwidth / 1e9:.2f} GB/s')
 
     def measure(name: str, impl: Impl, n: int = repeats) -> Row:
@@ -248,7 +260,9 @@ def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str],
 
 
 def print_table(model: str, rows: list[Row], bandwidth: float, ref_bw: float) -> None:
-    print(f'\n== {model}: step time, CPU fp32, {torch.get_num_threads()} threads; '
+    where = (f'CPU fp32, {torch.get_num_threads()} threads' if not torch.cuda.is_initialized()
+             else f'{torch.cuda.get_device_name()} fp32')
+    print(f'\n== {model}: step time, {where}; '
           f'copy bandwidth {bandwidth / 1e9:.2f} GB/s; fused AdamW '
           f'{ref_bw / 1e9:.2f} GB/s effective')
     header = (f'{"optimizer":<10} {"implementation":<20} {"ms":>9} {"x best":>7} {"x floor":>8} '
@@ -278,6 +292,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='zoo names (default: all 20, in the paper order)')
     parser.add_argument('--repeats', type=int, default=10, help='timed steps per implementation')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
+    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (tensors, timing)")
     return parser.parse_args(argv)
 
 
@@ -292,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     for model in args.models:
-        rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log)
+        rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log, args.device)
         print_table(model, rows, bandwidth, ref_bw)
         sys.stdout.flush()
 

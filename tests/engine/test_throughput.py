@@ -1,0 +1,147 @@
+"""Throughput options (``tools/train.py --gpu-data --compile --channels-last --amp bf16``) on CPU.
+
+Real runs of shipped configs through ``tools/train.py`` on a tiny generated CIFAR-100: the GPU
+data path trains the R-50 (32 px) and DeiT-S (224 px RandAugment + Mixup / CutMix) recipes; a
+compiled run gives the eager run's losses; bf16 autocast stays within noise of fp32.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip('mmpretrain')
+from mmengine.config import Config  # noqa: E402
+
+from bocb_mm.engine.amp import enable_amp  # noqa: E402
+from bocb_mm.engine.throughput import apply_throughput_options  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# the CIFAR training helpers (tiny data, --cfg-options, json logs) of the train-tool tests
+cifar = _load('bocb_test_train_cifar', 'tests/tools/test_train_cifar.py')
+
+
+# its fixtures: one intra-op thread and cached config texts (autouse), the tiny data set
+cpu_friendly = cifar.cpu_friendly
+tiny_cifar = cifar.tiny_cifar
+
+
+def losses(work_dir: str) -> list[float]:
+    return [row['loss'] for row in cifar.scalars(work_dir) if 'loss' in row]
+
+
+# ----------------------------------------------------------------------------- config rewrites
+def test_options_rewrite_the_config():
+    cfg = Config.fromfile(cifar._config('R-50', 'AdamW'))
+    apply_throughput_options(cfg, compile='reduce-overhead', channels_last=True, amp='bf16',
+                             cudnn_benchmark=True, gpu_data=True, step_timer=True)
+    assert cfg.compile == dict(mode='reduce-overhead')
+    assert cfg.optim_wrapper.type == 'bocb_mm.BF16OptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+    assert cfg.env_cfg.cudnn_benchmark is True
+    assert [h['type'] for h in cfg.custom_hooks][-3:] == [
+        'bocb_mm.EagerStepHook', 'bocb_mm.ChannelsLastHook', 'bocb_mm.StepTimerHook']
+    assert cfg.data_preprocessor.type == 'bocb_mm.GPUAugDataPreprocessor'
+    assert [t['type'] for t in cfg.data_preprocessor.train_augments] == ['RandomCrop',
+                                                                         'RandomFlip']
+    assert cfg.train_dataloader.dataset.pipeline == [dict(type='PackInputs')]
+    assert cfg.train_dataloader.collate_fn == dict(type='default_collate')
+    assert apply_throughput_options(Config(dict(compile=None)), compile='default').compile is True
+    with pytest.raises(ValueError, match='unknown mode'):
+        apply_throughput_options(cfg, compile='fastest')
+
+
+@pytest.mark.parametrize('wrapper,bf16,fp16', [
+    ('OptimWrapper', 'bocb_mm.BF16OptimWrapper', 'AmpOptimWrapper'),
+    ('bocb_mm.SophiaOptimWrapper', 'bocb_mm.SophiaBF16OptimWrapper',
+     'bocb_mm.SophiaAmpOptimWrapper'),
+])
+def test_amp_twins(wrapper, bf16, fp16):
+    assert enable_amp(dict(type=wrapper), 'bf16')['type'] == bf16
+    amp = enable_amp(dict(type=wrapper))
+    assert amp['type'] == fp16 and amp['loss_scale'] == 'dynamic'
+    with pytest.raises(ValueError, match='bf16 form'):
+        enable_amp(dict(type='bocb_mm.StatsOptimWrapper'), 'bf16')
+    with pytest.raises(ValueError, match='unknown dtype'):
+        enable_amp(dict(type=wrapper), 'fp8')
+
+
+@pytest.mark.parametrize('backbone', ['R-50', 'DeiT-S', 'CNX-T', 'Eff-B0'])
+def test_every_cifar_recipe_has_a_gpu_data_path(backbone):
+    cfg = Config.fromfile(cifar._config(backbone, 'AdamW'))
+    cpu_ops = [t['type'] for t in cfg.train_dataloader.dataset.pipeline][:-1]
+    apply_throughput_options(cfg, gpu_data=True)
+    assert [t['type'] for t in cfg.data_preprocessor.train_augments] == cpu_ops
+    from bocb_mm.models import GPUAugDataPreprocessor
+    pre = GPUAugDataPreprocessor(**{k: v for k, v in cfg.data_preprocessor.items()
+                                    if k != 'type'})
+    assert len(pre.train_augments) == len(cpu_ops)
+
+
+# ----------------------------------------------------------------------------- training runs
+def test_gpu_data_path_trains_r50(tiny_cifar, tmp_path):
+    work_dir = str(tmp_path / 'r50_gpu_data')
+    cifar.train(cifar._config('R-50', 'SGD-M'), work_dir,
+                cifar.data_options(tiny_cifar, n_train=16) + cifar.SMALL['R-50'], '--gpu-data')
+    cifar.assert_trained(work_dir, iters=2)
+    dumped = Config.fromfile(osp.join(work_dir, osp.basename(cifar._config('R-50', 'SGD-M'))))
+    assert dumped.train_dataloader.dataset.pipeline == [dict(type='PackInputs')]
+
+
+def test_gpu_data_path_trains_deit_224_randaug_mixup(tiny_cifar, tmp_path):
+    work_dir = str(tmp_path / 'deit_gpu_data')
+    cifar.train(cifar._config('DeiT-S', 'AdamW'), work_dir,
+                cifar.data_options(tiny_cifar, n_train=8, batch=4) + cifar.SMALL['DeiT-S'],
+                '--gpu-data', '--channels-last')
+    cifar.assert_trained(work_dir, iters=2)
+
+
+def _deterministic(tmp_path) -> str:
+    return cifar._deterministic_config('R-50', 'AdamW', tmp_path)
+
+
+def test_bf16_autocast_stays_within_noise_of_fp32(tiny_cifar, tmp_path):
+    config = _deterministic(tmp_path)
+    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    fp32, bf16 = str(tmp_path / 'fp32'), str(tmp_path / 'bf16')
+    cifar.train(config, fp32, opts)
+    cifar.train(config, bf16, opts, '--amp', 'bf16')
+    a, b = losses(fp32), losses(bf16)
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b):  # bf16 keeps 8 bits of mantissa: ~1 % on a loss of ~4.6
+        assert abs(x - y) <= 0.03 * abs(x), (a, b)
+
+
+@pytest.mark.slow
+def test_compiled_run_gives_the_eager_losses(tiny_cifar, tmp_path):
+    """torch.compile (inductor, C++ on CPU) of the whole train step: a minute or more here."""
+    config = _deterministic(tmp_path)
+    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    eager, compiled = str(tmp_path / 'eager'), str(tmp_path / 'compiled')
+    cifar.train(config, eager, opts)
+    cifar.train(config, compiled, opts, '--compile')
+    torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-3, atol=1e-4)
+
+
+def test_compiled_graph_capture_gives_the_eager_losses(tiny_cifar, tmp_path):
+    """The same through dynamo + AOT autograd without code generation (``aot_eager``): the
+    train step, the optimizer wrapper and the optimizer run under ``torch.compile``."""
+    config = _deterministic(tmp_path)
+    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    eager, compiled = str(tmp_path / 'eager'), str(tmp_path / 'aot')
+    cifar.train(config, eager, opts)
+    cifar.train(config, compiled, opts + ['compile.backend=aot_eager'], '--compile')
+    torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-4, atol=1e-5)
