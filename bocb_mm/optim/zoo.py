@@ -37,10 +37,12 @@ import functools
 import importlib
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from .zoo_facts import FACTS as _FACTS
 
 __all__ = ['Category', 'OptimizerInfo', 'UnknownOptimizerError', 'list_optimizers', 'get_info',
            'optimizer_cfg', 'resolve_name', 'study_hparams']
@@ -83,6 +85,15 @@ class OptimizerInfo:
         state_tensors: Full-size state tensors per (matrix) parameter under ``defaults``.
         defaults: Fixed arguments the paper's configs use besides lr and weight decay.
         aliases: Other accepted names (matched case-insensitively, '-', '_' and spaces ignored).
+        wrapper: The optim wrapper type its configs use (``'bocb_mm.SophiaOptimWrapper'`` for
+            Sophia, which needs the periodic Hessian refresh; else ``'OptimWrapper'``).
+        update_rule: One step of the update, in LaTeX (``\\\\`` between lines).
+        hparams: Convention of every constructor argument (except ``params`` and the flags of
+            ``zoo_facts.IMPLEMENTATION_FLAGS``); defaults come from the class signature.
+        pitfalls: Known traps (fp16 eps, sign updates, factored moments, ...).
+
+    ``wrapper``, ``update_rule``, ``hparams`` and ``pitfalls`` come from
+    :mod:`bocb_mm.optim.zoo_facts`; the cards in ``docs/optimizers/`` are generated from them.
     """
 
     name: str
@@ -98,6 +109,10 @@ class OptimizerInfo:
     state_tensors: int
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     aliases: tuple[str, ...] = ()
+    wrapper: str = 'OptimWrapper'
+    update_rule: str = ''
+    hparams: Mapping[str, str] = field(default_factory=dict, hash=False)
+    pitfalls: tuple[str, ...] = ()
 
     @property
     def cls(self) -> type:
@@ -190,6 +205,16 @@ _ZOO: tuple[OptimizerInfo, ...] = (
     _torch('RMSProp', 'RMSprop', _D, "Coursera'2012", 'Neural Networks for Machine Learning, '
            'Lecture 6e (Tieleman and Hinton)', None, 'coupled', 1),
 )
+
+
+def _with_facts(info: OptimizerInfo) -> OptimizerInfo:
+    facts = dict(_FACTS[info.name])
+    facts['hparams'] = MappingProxyType(dict(facts.get('hparams', {})))
+    facts['pitfalls'] = tuple(facts.get('pitfalls', ()))
+    return replace(info, **facts)
+
+
+_ZOO = tuple(_with_facts(info) for info in _ZOO)
 
 
 def _key(name: str) -> str:

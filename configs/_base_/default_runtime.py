@@ -13,6 +13,9 @@ default_hooks = dict(
                     save_best='accuracy/top1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # optimizer convention checks once the optim wrapper is built (docs/wrappers.md);
+    # mode='errors' raises, ignore=[codes] silences single checks
+    conventions=dict(type='bocb_mm.ConventionCheckHook', mode='warn'),
 )
 
 env_cfg = dict(

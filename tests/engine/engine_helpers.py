@@ -136,3 +136,16 @@ def tiny_base_model():
             return logits
 
     return TinyBaseModel()
+
+
+def load_tool(relpath: str):
+    """Import a tools/ script (e.g. ``'tools/analysis/param_groups.py'``) as a module."""
+    import importlib.util
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    name = 'bocb_tool_' + os.path.splitext(os.path.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(repo, relpath))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -19,4 +19,6 @@ test_evaluator = val_evaluator
 # keep the latest checkpoint (for --resume), the last one and the best by box mAP
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1, save_last=True,
-                    save_best='coco/bbox_mAP', rule='greater'))
+                    save_best='coco/bbox_mAP', rule='greater'),
+    # optimizer convention checks (docs/wrappers.md); mmdet's recipe decays biases and norms
+    conventions=dict(type='bocb_mm.ConventionCheckHook', ignore=['wd_exempt']))

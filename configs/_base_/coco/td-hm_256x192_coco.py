@@ -26,4 +26,6 @@ test_evaluator = val_evaluator
 # keep the latest checkpoint (for --resume), the last one and the best by keypoint AP
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=1, save_last=True,
-                    save_best='coco/AP', rule='greater'))
+                    save_best='coco/AP', rule='greater'),
+    # optimizer convention checks (docs/wrappers.md); mmpose's recipe decays biases and norms
+    conventions=dict(type='bocb_mm.ConventionCheckHook', ignore=['wd_exempt']))
