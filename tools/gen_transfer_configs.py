@@ -12,7 +12,10 @@ fine-tuning hyper-parameters; the rule used here is :data:`LR_RULE` (docs/transf
 
 Sources (one place each; the configs are never edited by hand):
 
-* the columns (task, backbone, pre-training, default checkpoint): ``bocb_mm/data/transfer.csv``;
+* the columns (task, backbone, pre-training: optimizer, recipe, epochs, data set; default
+  checkpoint): ``bocb_mm/data/transfer.csv``. Besides the paper's ImageNet-1K columns, the
+  ``(Adan CIFAR-100)`` columns name a backbone from a bocb_mm CIFAR-100 run, so that its
+  fine-tuning runs carry their own identity (``pretrain='adan-cifar100'``) in sweeps and reports;
 * the 20 optimizers, their config type and fixed arguments: ``bocb_mm.optim.zoo``; the optimizer
   wrapper per optimizer: ``tools/gen_configs.py`` (``OPTIM_WRAPPER_TYPES``);
 * the published fine-tuning settings the rule starts from: :data:`ANCHORS` below;
@@ -268,6 +271,7 @@ class Column:
     pretrain_optimizer: str
     pretrain_recipe: str
     pretrain_epochs: int
+    pretrain_dataset: str  # 'ImageNet-1K' (the paper's), or 'CIFAR-100' (a bocb_mm CIFAR run)
     in_paper: bool
     checkpoint: str
     checkpoint_source: str
@@ -284,6 +288,7 @@ def load_columns(path: str = TRANSFER_CSV) -> list[Column]:
                          pretrain_optimizer=optim_zoo.resolve_name(row['pretrain_optimizer']),
                          pretrain_recipe=row['pretrain_recipe'],
                          pretrain_epochs=int(row['pretrain_epochs']),
+                         pretrain_dataset=row['pretrain_dataset'],
                          in_paper=row['in_paper'].lower() in ('yes', 'true', '1'),
                          checkpoint=row['checkpoint'],
                          checkpoint_source=row['checkpoint_source'])
@@ -433,7 +438,8 @@ def column_bases() -> list[tuple[ColumnBase, str]]:
 
 def _text(entry: Entry, col: Column, comments: list[str], extra: dict[str, Any]) -> str:
     bocb = dict(backbone=col.backbone, optimizer=entry.optimizer, task=col.task,
-                pretrain=col.pretrain, dataset='coco', column=col.column,
+                pretrain=col.pretrain, pretrain_dataset=col.pretrain_dataset, dataset='coco',
+                column=col.column,
                 in_paper=col.in_paper, model=TASK_MODELS[col.task],
                 hparams_from=f'{anchor_of(col.task, entry.optimizer)} anchor')
     depth = entry.path.count('/') - 1  # configs/<task>/<column>/<file>
@@ -461,7 +467,7 @@ def entries() -> list[tuple[Entry, str]]:
             entry = Entry(path=path, task=col.task, column=col.column, backbone=col.backbone,
                           pretrain=col.pretrain, optimizer=optimizer, lr=lr, weight_decay=wd,
                           lr_source=source, checkpoint=col.checkpoint)
-            pre = (f'pre-trained on ImageNet-1K by {col.pretrain_optimizer} '
+            pre = (f'pre-trained on {col.pretrain_dataset} by {col.pretrain_optimizer} '
                    f'({col.pretrain_recipe}, {col.pretrain_epochs} epochs)')
             if col.task == 'det':
                 what = (f'RetinaNet + FPN, {col.backbone} {pre}, fine-tuned on COCO by '

@@ -14,7 +14,6 @@ import os.path as osp
 
 import pytest
 import torch
-from coco_tiny import write_tiny_coco
 from transfer_helpers import DET_R50, REPO, experiment_name, load_tool, transfer_config
 
 
@@ -35,8 +34,10 @@ def _single_thread_quiet():
 
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory) -> str:
-    """A 12-image COCO (8 train, 4 val) with boxes and person keypoints; see coco_tiny.py."""
-    return write_tiny_coco(str(tmp_path_factory.mktemp('coco_tiny')))
+    """A 12-image COCO (8 train, 4 val) with boxes, person keypoints and person boxes
+    (bocb_mm.datasets.coco_synthetic, as prepare_coco.py --synthetic writes it)."""
+    from bocb_mm.datasets.coco_synthetic import write_synthetic_coco
+    return write_synthetic_coco(str(tmp_path_factory.mktemp('coco_tiny')))
 
 
 @pytest.fixture(scope='session')

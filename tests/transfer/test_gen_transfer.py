@@ -30,15 +30,38 @@ def test_grid_covers_the_paper_table(entries):
     assert paper, 'coco_transfer.csv not found'
     in_paper = [c.column for c in columns if c.in_paper]
     assert sorted(in_paper) == sorted(paper)
-    assert {c.column for c in columns if not c.in_paper} == {'det:VGG (SGD)'}
+    assert {c.column for c in columns if not c.in_paper} == {
+        'det:VGG (SGD)', *CIFAR_COLUMNS}
     n_det = sum(c.task == 'det' for c in columns)
     n_pose = sum(c.task == 'pose' for c in columns)
-    assert (n_det, n_pose) == (9, 3)
-    assert len(entries) == 20 * (n_det + n_pose) == 240
-    assert len({e.path for e, _ in entries}) == 240
+    assert (n_det, n_pose) == (10, 4)
+    assert len(entries) == 20 * (n_det + n_pose) == 280
+    assert len({e.path for e, _ in entries}) == 280
     for col in columns:
         opts = [e.optimizer for e, _ in entries if e.column == col.column]
         assert opts == optim_zoo.list_optimizers()
+
+
+CIFAR_COLUMNS = ('det:R-50 (Adan CIFAR-100)', 'pose:R-50 (Adan CIFAR-100)')
+
+
+def test_cifar_pretrained_columns_carry_their_own_identity(entries, tmp_path):
+    """A backbone from a bocb_mm CIFAR-100 run has its own columns: the sweep labels their runs
+    by that column (not by an ImageNet one) and the configs say where the backbone came from."""
+    from bocb_mm.sweep import plan_grid
+    cols = {c.column: c for c in gen_transfer.load_columns()}
+    for name in CIFAR_COLUMNS:
+        col = cols[name]
+        assert (col.backbone, col.pretrain, col.pretrain_dataset) == (
+            'R-50', 'adan-cifar100', 'CIFAR-100')
+        assert 'bocb_to_transfer.py' in col.checkpoint_source
+        text = dict((e.path, t) for e, t in entries)[gen_transfer.config_path(col, 'AdamW')]
+        assert "pretrain='adan-cifar100'" in text and "pretrain_dataset='CIFAR-100'" in text
+        assert 'pre-trained on CIFAR-100 by Adan' in text
+    configs = [osp.join(REPO, gen_transfer.config_path(cols[c], 'SGD-M'))
+               for c in ('det:R-50 (Adan)', 'det:R-50 (Adan CIFAR-100)')]
+    runs = plan_grid(configs, str(tmp_path))
+    assert [r.backbone for r in runs] == ['det:R-50 (Adan)', 'det:R-50 (Adan CIFAR-100)']
 
 
 def test_every_config_names_its_identity_and_checkpoint(entries):

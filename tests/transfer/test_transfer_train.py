@@ -77,6 +77,15 @@ def test_det_r50_train_and_test(tiny_coco, r50_transfer_checkpoint, tmp_path, mo
         assert -1 <= metrics[key] <= 1, metrics
     print({k: v for k, v in metrics.items() if k.startswith('coco/')})
 
+    # tools/test.py needs no pre-trained checkpoint (the Adan column's default is a local file
+    # that is not there), and a test that yields no metric is an error: with the shipped
+    # score_thr (0.05) the 4-iteration detector predicts nothing
+    monkeypatch.delenv('BOCB_PRETRAINED')
+    with pytest.raises(SystemExit, match='no metric.*score_thr=0'):
+        test_tool.main([transfer_config('det:R-50 (Adan)', 'SGD-M'), ckpt_path,
+                        '--work-dir', str(tmp_path / 'det_test_empty'), '--cfg-options',
+                        f'experiment_name={experiment_name("dtest")}', *det_options()])
+
 
 def test_pose_r50_train_and_test(tiny_coco, r50_transfer_checkpoint, tmp_path, monkeypatch,
                                  capsys):

@@ -14,6 +14,7 @@ bocb = dict(
     optimizer='AdamW',
     task='det',
     pretrain='adamw-300e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:CX-T (AdamW)',
     in_paper=True,

@@ -15,6 +15,7 @@ bocb = dict(
     optimizer='SGDP',
     task='det',
     pretrain='adan-300e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (Adan)',
     in_paper=True,

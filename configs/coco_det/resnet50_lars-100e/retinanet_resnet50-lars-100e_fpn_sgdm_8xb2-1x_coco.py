@@ -15,6 +15,7 @@ bocb = dict(
     optimizer='SGD-M',
     task='det',
     pretrain='lars-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (LARS)',
     in_paper=True,

@@ -16,6 +16,7 @@ bocb = dict(
     optimizer='Sophia',
     task='det',
     pretrain='rsb-a1-600e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (A1)',
     in_paper=True,

@@ -15,6 +15,7 @@ bocb = dict(
     optimizer='AdamP',
     task='det',
     pretrain='rsb-a2-300e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (A2)',
     in_paper=True,

@@ -14,6 +14,7 @@ bocb = dict(
     optimizer='AdaGrad',
     task='det',
     pretrain='rsb-a3-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (A3)',
     in_paper=True,

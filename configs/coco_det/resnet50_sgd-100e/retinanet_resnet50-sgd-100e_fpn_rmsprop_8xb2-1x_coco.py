@@ -14,6 +14,7 @@ bocb = dict(
     optimizer='RMSProp',
     task='det',
     pretrain='sgd-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:R-50 (SGD)',
     in_paper=True,

@@ -13,6 +13,7 @@ bocb = dict(
     optimizer='NAdam',
     task='det',
     pretrain='adamw-300e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:Swin-T (AdamW)',
     in_paper=True,

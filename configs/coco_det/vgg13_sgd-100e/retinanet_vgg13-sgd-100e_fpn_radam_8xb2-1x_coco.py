@@ -14,6 +14,7 @@ bocb = dict(
     optimizer='RAdam',
     task='det',
     pretrain='sgd-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='det:VGG (SGD)',
     in_paper=False,

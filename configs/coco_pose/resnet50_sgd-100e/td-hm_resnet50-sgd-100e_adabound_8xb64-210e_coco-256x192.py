@@ -14,6 +14,7 @@ bocb = dict(
     optimizer='AdaBound',
     task='pose',
     pretrain='sgd-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='pose:R-50 (SGD)',
     in_paper=True,

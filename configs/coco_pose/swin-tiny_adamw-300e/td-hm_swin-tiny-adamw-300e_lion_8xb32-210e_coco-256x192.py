@@ -13,6 +13,7 @@ bocb = dict(
     optimizer='LION',
     task='pose',
     pretrain='adamw-300e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='pose:Swin-T (AdamW)',
     in_paper=True,

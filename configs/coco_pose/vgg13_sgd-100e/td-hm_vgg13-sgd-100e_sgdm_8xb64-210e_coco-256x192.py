@@ -13,6 +13,7 @@ bocb = dict(
     optimizer='SGD-M',
     task='pose',
     pretrain='sgd-100e',
+    pretrain_dataset='ImageNet-1K',
     dataset='coco',
     column='pose:VGG (SGD)',
     in_paper=True,
