@@ -18,6 +18,11 @@ adafactor_scale_parameter   Adafactor with an explicit lr and ``scale_parameter=
 trust_ratio_on_norms        LARS / LAMB adapting (trust ratio) norm-layer or bias tensors
 wd_exempt                   weight decay on tensors the study's constructor exempts (biases,
                             norm layers) that no trust ratio adapts
+
+The last two look at groups built by other constructors (mmengine's default, ...): a group built
+by ``BOCBOptimWrapperConstructor`` (it carries ``trust_exclude``) follows the config's own
+``paramwise_cfg``, where ``norm_decay_mult=1.0`` is a decision (the official SGD-M recipe), not
+an accident.
 =========================== =====================================================================
 
 Where they run (docs/wrappers.md, "Convention checks"): :class:`ConventionCheckHook`, in the
@@ -191,6 +196,8 @@ def _check_policy(optimizer: Optimizer, model: nn.Module, name: str | None,
     wds: set[float] = set()
     adapted_hit = False
     for group in optimizer.param_groups:
+        if 'trust_exclude' in group:
+            continue  # built by the study's constructor: its paramwise_cfg is the config's choice
         wd = group.get('weight_decay') or 0
         adapted = trust and not trust_ratio_excluded(optimizer, group)
         if wd == 0 and not adapted:

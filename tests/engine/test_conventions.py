@@ -120,6 +120,8 @@ def test_weight_decay_on_exempt_tensors():
     adamw = dict(type='AdamW', lr=1e-3, weight_decay=0.05)
     assert _codes(adamw) == ['wd_exempt']
     assert _codes(adamw, **BOCB) == []
+    decay_all = dict(norm_decay_mult=1.0, bias_decay_mult=1.0)  # stated in the config: no issue
+    assert _codes(adamw, paramwise_cfg=decay_all, **BOCB) == []
     assert _codes(dict(adamw, weight_decay=0.0)) == []
 
 
