@@ -230,3 +230,18 @@ def test_tool_errors_mode(capsys):
     assert tool.main([_shipped('lion'), '--summary-only', '--conventions', 'errors',
                       '--cfg-options', *NARROW, 'optim_wrapper.optimizer.lr=3e-3']) == 2
     assert '[lion_lr]' in capsys.readouterr().err
+
+
+def test_tool_warns_on_detection_and_pose_configs(logged):
+    """RetinaNet (mmdet) and TopDown (mmpose) configs go through the same checks."""
+    tool = _audit_tool()
+    det = osp.join(REPO, 'configs', 'coco_det', 'resnet50_adan-300e',
+                   'retinanet_resnet50-adan-300e_fpn_adan_8xb2-1x_coco.py')
+    assert tool.main([det, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
+                      'optim_wrapper.optimizer.betas=(0.02,0.08,0.01)']) == 0
+    assert any('[adan_betas]' in m for m in logged)
+    pose = osp.join(REPO, 'configs', 'coco_pose', 'resnet50_sgd-100e',
+                    'td-hm_resnet50-sgd-100e_lion_8xb64-210e_coco-256x192.py')
+    assert tool.main([pose, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
+                      'optim_wrapper.optimizer.lr=1e-3']) == 0
+    assert any('[lion_lr]' in m for m in logged)
