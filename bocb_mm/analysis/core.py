@@ -32,6 +32,8 @@ class Analysis:
         rules: Rule name -> the stated rule.
         level: CI coverage.
         n_boot: Bootstrap replicates (0 when no CIs).
+        replicates: The bootstrap replicate matrices ``(n_boot, O, B)``, or None.
+        groups: Row indices of each optimizer category used by the coupling scores.
     """
 
     results: ResultSet
@@ -47,6 +49,8 @@ class Analysis:
     rules: Dict[str, str] = field(default_factory=dict)
     level: float = 0.95
     n_boot: int = 0
+    replicates: Optional[np.ndarray] = None
+    groups: List[np.ndarray] = field(default_factory=list)
 
     @property
     def has_ci(self) -> bool:
@@ -113,6 +117,9 @@ def _cells(res: ResultSet, m: np.ndarray, categories: Dict[str, str], level: flo
         frame['std'] = t['std'].ravel()
         frame['ci_low'] = t['ci_low'].ravel()
         frame['ci_high'] = t['ci_high'].ravel()
+        boot = C.percentile_ci(reps, level)
+        frame['boot_ci_low'] = boot[0].ravel()
+        frame['boot_ci_high'] = boot[1].ravel()
         frame['top4_freq'] = S.top_k_mask(reps).mean(axis=0).ravel()
     return frame[~np.isnan(m.ravel())].reset_index(drop=True)
 
@@ -227,4 +234,4 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
     if res.dropped:
         rules['dropped_runs'] = ('runs left out: ' + ', '.join(f'{k}: {v}' for k, v in res.dropped.items()))
     return Analysis(res, mat, categories, cats, cells, bottom, btab, otab, printed, conventions,
-                    rules, level, n_boot if reps is not None else 0)
+                    rules, level, n_boot if reps is not None else 0, reps, groups)

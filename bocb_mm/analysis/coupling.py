@@ -40,7 +40,11 @@ RULES: Dict[str, str] = {
                            'rank and mean gap to best (lower = more general)'),
     'ci': ('confidence intervals (when cells have >= 2 seeds): percentile bootstrap over seeds, '
            'resampled with replacement within each backbone x optimizer cell (single-seed cells '
-           'fixed); per-cell means also get a t-interval mean +- t(n-1) s/sqrt(n)'),
+           'fixed), for the scores and for each cell\'s seed mean (boot_ci_low/high); per-cell '
+           'means also get a t-interval mean +- t(n-1) s/sqrt(n)'),
+    'differences': ('a difference between two coupling scores exceeds its CI when the percentile '
+                    'bootstrap interval of the difference (both scores recomputed on the same '
+                    'replicates) excludes 0'),
 }
 
 
@@ -191,3 +195,32 @@ def category_groups(optimizers: Sequence[str], categories: Dict[str, str],
         if idx.size:
             groups.append((cat, idx))
     return groups
+
+
+def pairwise_differences(point: np.ndarray, replicates: np.ndarray, names: Sequence[str],
+                         level: float = 0.95) -> List[Dict[str, object]]:
+    """Differences of a score between every two items, with paired bootstrap intervals.
+
+    Args:
+        point: The scores ``(N,)``.
+        replicates: The scores on each bootstrap replicate ``(R, N)`` (the same replicates for
+            all items, so the interval of a difference accounts for their correlation).
+        names: Item names ``(N,)``.
+        level: Coverage.
+
+    Returns:
+        One dict per pair, higher score first: ``higher, lower, difference, ci_low, ci_high,
+        exceeds_ci`` (the interval excludes 0); pairs with a missing score are left out.
+    """
+    rows: List[Dict[str, object]] = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            a, b = (i, j) if point[i] >= point[j] else (j, i)
+            diff = float(point[a] - point[b])
+            if np.isnan(diff):
+                continue
+            low, high = percentile_ci(replicates[:, a] - replicates[:, b], level)
+            rows.append(dict(higher=names[a], lower=names[b], difference=diff,
+                             ci_low=float(low), ci_high=float(high),
+                             exceeds_ci=bool(low > 0 or high < 0)))
+    return rows

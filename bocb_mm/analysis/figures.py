@@ -19,6 +19,7 @@ FIGURES: Dict[str, Tuple[float, float, int]] = {
     'hparam_robustness': (14, 6, 100),
     'coupling_scores': (14, 9, 100),
     'weight_entropy_ridge': (12, 10, 100),
+    'lr_sensitivity': (16, 5, 100),
 }
 """Figure name -> (width in inches, height in inches, dpi)."""
 
@@ -88,19 +89,20 @@ def _figure(name: str, **kw):
     return _plt().subplots(figsize=(w, h), dpi=dpi, layout='constrained', **kw)
 
 
-def _save(fig, name: str, out: Path) -> Path:
-    """Save a figure as ``out/<name>.png`` at its registered dpi and close it.
+def _save(fig, name: str, out: Path, stem: str | None = None) -> Path:
+    """Save a figure as ``out/<stem or name>.png`` at its registered dpi and close it.
 
     Args:
         fig: The figure.
         name: Key of :data:`FIGURES`.
         out: Folder.
+        stem: File name without extension (default: ``name``).
 
     Returns:
         The PNG path.
     """
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f'{name}.png'
+    path = out / f'{stem or name}.png'
     fig.savefig(path, dpi=FIGURES[name][2])
     _plt().close(fig)
     return path
@@ -337,3 +339,78 @@ def plot_weight_entropy_ridge(layers: List[str], densities: Dict[str, List[Tuple
     axe.set_title('Layer-wise weight entropy')
     axe.grid(alpha=0.3)
     return _save(fig, name, out)
+
+
+def _sensitivity_lines(ax, rows: pd.DataFrame, stage: str, color) -> None:
+    """One optimizer's curves on a sensitivity panel.
+
+    Args:
+        ax: Target axes.
+        rows: The optimizer's tuning rows (one backbone).
+        stage: Stage whose scores form the line (every grid point has one).
+        color: Line colour.
+    """
+    line = rows[rows['stage'] == stage].sort_values('lr')
+    x = (line['lr'] / line['typical_lr']).to_numpy(float)
+    ok = line['status'].eq('finished').to_numpy()
+    name = f'{rows["optimizer"].iloc[0]} ({rows["typical_lr"].iloc[0]:.2g})'
+    ax.plot(x[ok], line['val_top1'].to_numpy(float)[ok], 'o-', color=color, ms=4, lw=1.3,
+            label=name)
+    if (~ok).any():
+        ax.plot(x[~ok], np.zeros((~ok).sum()), 'x', color=color, ms=8, mew=2)
+    if stage == 'rung0':
+        full = rows[(rows['stage'] == 'rung1') & rows['status'].eq('finished')]
+        ax.plot(full['lr'] / full['typical_lr'], full['val_top1'], '^', color=color, ms=6,
+                mfc='none', mew=1.3)
+    chosen = rows[rows['chosen']]
+    ax.plot(chosen['lr'] / chosen['typical_lr'], chosen['val_top1'], '*', color=color, ms=13,
+            mec='k', mew=0.6)
+
+
+def plot_lr_sensitivity(tuning: pd.DataFrame, backbone: str, categories: Dict[str, str],
+                        category_order: Sequence[str], out: Path) -> Path:
+    """Validation top-1 against the learning rate for one backbone: a line per optimizer.
+
+    One panel per optimizer category; the x axis is the lr over the optimizer's typical lr (the
+    legend gives the typical lr). Lines: every grid point after the first rung (or the full budget
+    when there is no halving); triangles: survivors after the full budget; star: the chosen lr;
+    crosses at 0: diverged.
+
+    Args:
+        tuning: Tuning rows (:func:`bocb_mm.analysis.tuning.load_tuning`).
+        backbone: The backbone.
+        categories: Optimizer -> category.
+        category_order: Category order (one panel each).
+        out: Folder.
+
+    Returns:
+        The PNG path (``lr_sensitivity_<backbone>.png``).
+    """
+    import matplotlib
+    from .tuning import sensitivity_stage
+    name = 'lr_sensitivity'
+    rows = tuning[tuning['backbone'] == backbone]
+    stage = sensitivity_stage(rows)
+    cats = [c for c in category_order if any(categories.get(o) == c for o in rows['optimizer'])]
+    fig, axes = _figure(name, ncols=max(len(cats), 1), sharey=True, squeeze=False)
+    cmap = matplotlib.colormaps['tab10']
+    factors = sorted({round(f, 3) for f in rows['lr'] / rows['typical_lr']})
+    for ax, cat in zip(axes[0], cats):
+        opts = [o for o in dict.fromkeys(rows['optimizer']) if categories.get(o) == cat]
+        for k, opt in enumerate(opts):
+            _sensitivity_lines(ax, rows[rows['optimizer'] == opt], stage, cmap(k % 10))
+        ax.set_xscale('log')
+        ax.set_xticks(factors, [f'{f:g}' for f in factors])
+        ax.minorticks_off()
+        ax.set_title(cat, fontsize=10)
+        ax.set_xlabel('lr / typical lr')
+        ax.set_ylim(-3, 102)
+        ax.grid(alpha=0.3, which='both')
+        ax.legend(fontsize=7, loc='lower center', title='optimizer (typical lr)', title_fontsize=7)
+    axes[0][0].set_ylabel('validation top-1 (%)')
+    budget = rows.loc[rows['stage'] == stage, 'epochs'].max()
+    fig.suptitle(f'{backbone}: validation top-1 vs learning rate (lines: every grid point after '
+                 f'{budget:g} epoch(s); triangles: survivors at the full budget; star: chosen; '
+                 'x at 0: diverged)', fontsize=10)
+    safe = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in backbone)
+    return _save(fig, name, out, stem=f'{name}_{safe}')

@@ -156,3 +156,30 @@ def hparams_from_results(runs: pd.DataFrame) -> Optional[pd.DataFrame]:
         return None
     runs = runs.dropna(subset=['lr', 'weight_decay'])
     return optimal_hparams(runs) if not runs.empty else None
+
+
+def typical_hparams(optimizer: str, wd_floor: float = WD_FLOOR) -> tuple[float, float]:
+    """An optimizer's typical ``(lr, weight_decay)``: its modes over the study's backbones.
+
+    The values come from the study's CIFAR-100 table as the optimizer zoo serves it
+    (:func:`bocb_mm.optim.zoo.study_hparams`); the modes follow :func:`log_mode`, the rule of
+    :func:`hparam_distance`. A weight-decay mode at or below ``wd_floor`` means "no decay" and is
+    returned as 0.0.
+
+    Args:
+        optimizer: Any name the optimizer zoo accepts.
+        wd_floor: Weight decays at or below this count as no decay.
+
+    Returns:
+        ``(lr, weight_decay)``.
+
+    Raises:
+        KeyError: If the table has no row for the optimizer.
+    """
+    from bocb_mm.optim.zoo import study_hparams
+    table = study_hparams(optimizer)
+    if not table:
+        raise KeyError(f'the study\'s hyper-parameter table has no row for {optimizer!r}')
+    lr = log_mode(np.array([v[0] for v in table.values()]))
+    wd = log_mode(np.maximum([v[1] for v in table.values()], wd_floor))
+    return lr, (0.0 if wd <= wd_floor else wd)

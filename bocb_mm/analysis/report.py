@@ -68,7 +68,7 @@ def _ci(row: pd.Series, key: str) -> Optional[List[float]]:
 
 
 def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Optional[pd.DataFrame],
-                  files: Dict[str, str]) -> Dict[str, Any]:
+                  files: Dict[str, str], tuned: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The content of ``summary.json``.
 
     Args:
@@ -76,6 +76,7 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
         hp_summary: Per-optimizer hyper-parameter robustness, or None.
         entropy: Per-layer entropy, or None.
         files: Output name -> relative path.
+        tuned: Keys ``protocol``, ``final_table``, ``coupling_differences`` of a tuned grid.
 
     Returns:
         A JSON-ready dict.
@@ -125,8 +126,12 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
         'paper_printed_bottom_rows': None,
         'hparam_robustness': None,
         'weight_entropy': None,
+        'protocol': None,
+        'final_table': None,
+        'coupling_differences': None,
         'files': files,
     }
+    out.update(tuned or {})
     if an.printed is not None:
         out['paper_printed_bottom_rows'] = {
             'note': ('the paper\'s printed Mean / Std/Range rows are not reproducible from its own '
@@ -204,7 +209,8 @@ def _score_table(frame: pd.DataFrame, cols: Sequence[str], ci: bool) -> tuple:
 
 
 def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.DataFrame],
-                   entropy: Optional[pd.DataFrame], out: Path) -> List[Section]:
+                   entropy: Optional[pd.DataFrame], out: Path,
+                   extra: Optional[Dict[str, List[Section]]] = None) -> List[Section]:
     """Assemble the report's sections.
 
     Args:
@@ -213,10 +219,13 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
         hp_summary: Hyper-parameter robustness per optimizer, or None.
         entropy: Per-layer entropy, or None.
         out: Report folder (image paths are made relative to it).
+        extra: Sections of a tuned grid: ``'head'`` ones follow the rules, ``'tail'`` ones the
+            coupling scores.
 
     Returns:
         The sections.
     """
+    extra = extra or {}
     res = an.results
     n = res.seed_counts().to_numpy()
     rel = {k: str(Path(v).relative_to(out)) for k, v in figs.items()}
@@ -230,6 +239,7 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
     ] + [f'- {an.rules[k]}' for k in ('input_notes', 'dropped_runs') if k in an.rules])]
     secs.append(Section('Rules', [f'- {v}' for k, v in an.rules.items() if k not in ('dropped_runs', 'input_notes')]
                         + [f'- {H.RULE}']))
+    secs += extra.get('head', [])
     secs.append(Section('BOCB table', [T.LEGEND, 'Values are seed means when there are several seeds '
                                        '(per-seed CIs in `bocb_table.csv`).'], bocb=True))
     if an.printed is not None:
@@ -272,6 +282,7 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
     ocols = ['category', 'mean_rank', 'mean_gap', 'median_gap', 'worst_gap', 'coupling', 'n_top4', 'n_trivial']
     secs.append(Section('Optimizer generality and coupling', [an.rules['optimizer_coupling']],
                         table=_score_table(an.optimizers.sort_values('mean_rank'), ocols, an.has_ci)))
+    secs += extra.get('tail', [])
     if hp_summary is not None:
         secs.append(Section(figures['hparam_robustness'][0], [figures['hparam_robustness'][1], H.RULE],
                             image=rel.get('hparam_robustness'),
@@ -363,10 +374,134 @@ def render_html(an: Analysis, secs: List[Section], out: Path) -> str:
     return '\n'.join(parts)
 
 
+def _bullets(info: Dict[str, Any]) -> List[str]:
+    """``- key: value`` lines of a (shallow) dict; nested dicts as ``k=v`` lists.
+
+    Args:
+        info: The dict.
+
+    Returns:
+        The lines.
+    """
+    lines = []
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ', '.join(f'{k}={v}' for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ', '.join(str(v) for v in value)
+        lines.append(f'- {key.replace("_", " ")}: {value}')
+    return lines
+
+
+def _final_section(final: pd.DataFrame, level: float) -> Section:
+    """The final table: per pair chosen lr, test mean, bootstrap CI, seeds.
+
+    Args:
+        final: Output of :func:`bocb_mm.analysis.tuning.final_table` (with ``typical_lr``).
+        level: CI coverage.
+
+    Returns:
+        The section.
+    """
+    from .tuning import best_per_backbone
+    hdr = ['backbone', 'optimizer', 'typical lr', 'chosen lr', 'wd', 'test top-1 (mean)',
+           f'{level:.0%} CI (bootstrap)', 'seeds', 'diverged']
+    rows = [[r['backbone'], r['optimizer'], f'{r["typical_lr"]:.3g}', f'{r["lr"]:.3g}',
+             f'{r["weight_decay"]:.3g}', T.fmt(r['test_mean']),
+             f'[{T.fmt(r["ci_low"])}, {T.fmt(r["ci_high"])}]', str(r['n_seeds']),
+             str(r['n_diverged'])] for _, r in final.iterrows()]
+    best = [f'- best on {r["backbone"]}: {r["optimizer"]} {T.fmt(r["test_mean"])} '
+            f'[{T.fmt(r["ci_low"])}, {T.fmt(r["ci_high"])}] at lr {r["lr"]:.3g}'
+            for _, r in best_per_backbone(final).iterrows()]
+    return Section('Final table: chosen learning rate, test top-1 over seeds', [
+        'Each cell trains the lr chosen on the validation split again with every final seed; '
+        'test top-1 is its single evaluation at the end of training.'] + best,
+        table=(hdr, rows))
+
+
+def _differences_section(diffs: pd.DataFrame) -> Section:
+    """The coupling-score differences whose bootstrap interval excludes zero.
+
+    Args:
+        diffs: Output of :func:`bocb_mm.analysis.tuning.coupling_differences`.
+
+    Returns:
+        The section.
+    """
+    from .coupling import RULES
+    text = [RULES['differences'] + '.']
+    for kind in ('backbone', 'optimizer'):
+        d = diffs[diffs['kind'] == kind]
+        text.append(f'- {kind} coupling: {int(d["exceeds_ci"].sum())} of {len(d)} pairwise '
+                    'differences exceed their CI')
+    sig = diffs[diffs['exceeds_ci']]
+    rows = [[r['kind'], r['higher'], r['lower'], T.fmt(r['difference']),
+             f'[{T.fmt(r["ci_low"])}, {T.fmt(r["ci_high"])}]'] for _, r in sig.iterrows()]
+    return Section('Coupling differences larger than their CIs', text,
+                   table=(['score', 'higher', 'lower', 'difference', 'CI'], rows) if rows else None)
+
+
+def _tuned_parts(an: Analysis, protocol: Dict[str, Any], tuning: Optional[pd.DataFrame],
+                 out: Path, fig_dir: Path, files: Dict[str, str]):
+    """Tables, figures, sections and summary entries of a tuned grid.
+
+    Args:
+        an: Analysis of the final runs.
+        protocol: The protocol's description (``diverged``: the runs that did not finish).
+        tuning: Tuning rows, or None.
+        out: Report folder.
+        fig_dir: Figure folder.
+        files: Output name -> relative path (updated).
+
+    Returns:
+        ``(extra sections, summary entries, figures)``.
+    """
+    from . import tuning as TU
+    final = TU.final_table(an, protocol.get('diverged', []))
+    if tuning is not None:
+        typical = tuning.groupby(['backbone', 'optimizer'])['typical_lr'].first()
+        final['typical_lr'] = [typical.get((b, o), np.nan)
+                               for b, o in zip(final['backbone'], final['optimizer'])]
+    else:
+        final['typical_lr'] = np.nan
+    diffs = TU.coupling_differences(an)
+    final.to_csv(out / 'final_table.csv', index=False, float_format='%.6g')
+    diffs.to_csv(out / 'coupling_differences.csv', index=False, float_format='%.4f')
+    files.update({'final_table.csv': 'final_table.csv',
+                  'coupling_differences.csv': 'coupling_differences.csv'})
+    figs: Dict[str, Path] = {}
+    if tuning is not None:
+        for b in [b for b in an.results.backbones if b in set(tuning['backbone'])]:
+            figs[f'lr_sensitivity:{b}'] = F.plot_lr_sensitivity(tuning, b, an.categories,
+                                                                an.category_order, fig_dir)
+    described = {k: v for k, v in protocol.items() if k != 'diverged'}
+    diverged = protocol.get('diverged', [])
+    head = [Section('Tuning protocol', _bullets(described)), _final_section(final, an.level),
+            Section('Diverged runs', [f'{len(diverged)} run(s) stopped on a non-finite loss (or '
+                                      'failed); they are not averaged into any cell.'],
+                    table=(['backbone', 'optimizer', 'stage', 'seed', 'lr', 'status'],
+                           [[str(d.get(k)) for k in ('backbone', 'optimizer', 'stage', 'seed', 'lr',
+                                                      'status')] for d in diverged])
+                    if diverged else None)]
+    tail = [_differences_section(diffs)] + [
+        Section(f'Learning-rate sensitivity: {k.split(":", 1)[1]}', [
+            'Validation top-1 of every grid point (x: lr over the optimizer\'s typical lr).'],
+            image=str(p.relative_to(out))) for k, p in figs.items()]
+    summary = {'protocol': protocol,
+               'final_table': final.to_dict(orient='records'),
+               'coupling_differences': {
+                   'rule': TU.C.RULES['differences'],
+                   'n_pairs': {k: int((diffs['kind'] == k).sum()) for k in ('backbone', 'optimizer')},
+                   'exceeding_ci': diffs[diffs['exceeds_ci']].to_dict(orient='records')}}
+    return {'head': head, 'tail': tail}, summary, figs
+
+
 def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
                 hparams: Union[str, Path, None, bool] = None, checkpoints: Optional[Sequence] = None,
                 checkpoint_labels: Optional[Sequence[str]] = None, n_boot: int = 1000,
-                level: float = 0.95, seed: int = 0, log: Log = _noop) -> Dict[str, Any]:
+                level: float = 0.95, seed: int = 0, log: Log = _noop,
+                protocol: Optional[Dict[str, Any]] = None,
+                tuning: Union[str, Path, pd.DataFrame, None] = None) -> Dict[str, Any]:
     """Analyse results and write the whole report into a folder.
 
     Args:
@@ -381,6 +516,12 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
         level: CI coverage.
         seed: Bootstrap seed.
         log: Receives progress lines.
+        protocol: For a tuned grid (``results`` = the final runs of each pair's chosen setting):
+            the protocol's description, shown in the report and ``summary.json``; its
+            ``diverged`` entry lists the runs that did not finish. Adds the final table and the
+            coupling differences larger than their CIs.
+        tuning: The protocol's tuning rows (``tuning.csv`` or frame): adds one lr-sensitivity
+            figure per backbone.
 
     Returns:
         The summary dict (also written to ``summary.json``).
@@ -437,17 +578,23 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
         figs['weight_entropy_ridge'] = F.plot_weight_entropy_ridge(layers, dens, entropy, fig_dir)
         entropy.to_csv(out / 'weight_entropy.csv', index=False, float_format='%.6g')
         files['weight_entropy.csv'] = 'weight_entropy.csv'
+    extra, tuned = None, None
+    if protocol is not None:
+        from .tuning import load_tuning
+        frame = load_tuning(tuning) if tuning is not None else None
+        extra, tuned, tuned_figs = _tuned_parts(an, protocol, frame, out, fig_dir, files)
+        figs.update(tuned_figs)
     log(f'figures written: {", ".join(sorted(figs))}')
     for k, p in figs.items():
         files[f'figure:{k}'] = str(p.relative_to(out))
 
-    secs = build_sections(an, figs, hp_summary, entropy, out)
+    secs = build_sections(an, figs, hp_summary, entropy, out, extra)
     (out / 'report.md').write_text(render_markdown(an, secs), encoding='utf-8')
     (out / 'report.html').write_text(render_html(an, secs, out), encoding='utf-8')
     files['report.md'] = 'report.md'
     files['report.html'] = 'report.html'
     files['summary.json'] = 'summary.json'
-    summary = build_summary(an, hp_summary, entropy, files)
+    summary = build_summary(an, hp_summary, entropy, files, tuned)
     (out / 'summary.json').write_text(json.dumps(summary, indent=2), encoding='utf-8')
     log(f'report written: {out / "report.md"}, {out / "report.html"}, {out / "summary.json"}')
     return summary

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from .collect import has_checkpoint, is_finished, write_record
+from .collect import classify_failure, has_checkpoint, is_finished, write_record
 from .plan import Run
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -42,7 +43,7 @@ def train_command(run: Run, python: str = sys.executable) -> list[str]:
     return cmd + extra
 
 
-def _log_tail(path: str, lines: int = 30) -> str:
+def log_tail(path: str, lines: int = 30) -> str:
     try:
         with open(path, errors='replace') as f:
             return ''.join(deque(f, maxlen=lines))
@@ -64,14 +65,70 @@ class _Job:
     def finish(self) -> dict:
         self.log.close()
         ok = self.proc.returncode == 0
+        tail = '' if ok else log_tail(self.log_path)
         record = dict(config=self.run.config, seed=self.run.seed, backbone=self.run.backbone,
                       optimizer=self.run.optimizer, returncode=self.proc.returncode,
-                      status='finished' if ok else 'failed', resumed=self.resumed,
-                      wall_time=round(time.time() - self.start, 2), log=self.log_path)
+                      status='finished' if ok else classify_failure(tail), resumed=self.resumed,
+                      wall_time=round(time.time() - self.start, 2), log=self.log_path,
+                      executor='subprocess')
         if not ok:
-            record['log_tail'] = _log_tail(self.log_path)
+            record['log_tail'] = tail
         write_record(self.run.work_dir, record)
         return record
+
+
+def _thread_env(threads_per_job: int | None, jobs: int) -> dict:
+    """The environment of a training process: its share of the cores as torch threads."""
+    threads = threads_per_job or max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    return {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
+
+
+class SubprocessExecutor:
+    """Runs as ``tools/train.py`` processes, ``jobs`` at a time, behind futures.
+
+    The same interface as :class:`~bocb_mm.sweep.inprocess.InProcessExecutor`: :meth:`submit`
+    returns a future of the run's record. For machines where every run wants a fresh process.
+
+    Args:
+        jobs: Processes at a time.
+        threads_per_job: torch / OpenMP threads per process (default: cores // jobs).
+        python: Interpreter for ``tools/train.py``.
+    """
+
+    mode = 'subprocess'
+
+    def __init__(self, jobs: int = 1, threads_per_job: int | None = None,
+                 python: str = sys.executable) -> None:
+        self.env = _thread_env(threads_per_job, jobs)
+        self.python = python
+        self._pool = ThreadPoolExecutor(max(1, jobs))
+        self._running: set[_Job] = set()
+
+    def _run(self, run: Run) -> dict:
+        job = _Job(run, self.env, self.python)
+        self._running.add(job)
+        try:
+            job.proc.wait()
+        finally:
+            self._running.discard(job)
+        return job.finish()
+
+    def submit(self, run: Run) -> Future:
+        """Queue a run; the future's result is its record."""
+        return self._pool.submit(self._run, run)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Wait for the queue (``cancel``: drop queued runs, stop running ones)."""
+        if cancel:
+            for job in list(self._running):
+                job.proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self) -> 'SubprocessExecutor':
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.shutdown(cancel=exc_type is not None)
 
 
 def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
@@ -89,8 +146,7 @@ def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
     """
     todo = deque(r for r in runs if not is_finished(r))
     skipped = len(runs) - len(todo)
-    threads = threads_per_job or max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
+    env = _thread_env(threads_per_job, jobs)
     records: list[dict] = []
     running: list[_Job] = []
     bar = tqdm(total=len(runs), initial=skipped, unit='run', desc='sweep', dynamic_ncols=True)

@@ -1,18 +1,27 @@
-"""The main job (tools/bocb_demo.py) end to end: real digits, real Runner, sweep, report."""
+"""The main job (tools/bocb_demo.py) end to end: real digits, real Runners, the tuning protocol,
+the report; selection never reads the test labels."""
 from __future__ import annotations
 
 import csv
 import json
+import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bocb_mm.datasets.digits import digits_images, stratified_split
+from bocb_mm.datasets.digits import (digits_images, digits_split_indices, stratified_split,
+                                     write_digits_splits)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, str(REPO / 'tools' / 'bocb_demo.py')]
+# the reduced grid: 2 backbones x 3 optimizers x 2 lrs x 2 seeds, halving after 1 of 3 epochs
+REDUCED = ['--backbones', 'mini-resnet', 'mini-vit', '--optimizers', 'SGD-M', 'AdamW', 'lion',
+           '--lr-factors', '1', '3.16', '--epochs', '3', '--halving-epochs', '1', '--keep', '1',
+           '--final-seeds', '1', '2']
 
 
 def test_digits_split_is_stratified_and_reproducible() -> None:
@@ -30,45 +39,141 @@ def test_digits_split_is_stratified_and_reproducible() -> None:
         stratified_split(labels, 1.5, seed=0)
 
 
-def _run_demo(out: Path, *args: str) -> subprocess.CompletedProcess:
+def test_validation_split_is_carved_from_training_images(tmp_path: Path) -> None:
+    idx = digits_split_indices()
+    assert set(idx['fit']) | set(idx['val']) == set(idx['train'])
+    assert not set(idx['fit']) & set(idx['val'])
+    assert not set(idx['train']) & set(idx['test'])
+    assert (idx['test'] == stratified_split(digits_images()[1], 0.2, 0)[1]).all()
+    sizes = write_digits_splits(str(tmp_path))
+    assert sizes['fit'] + sizes['val'] == 1438 and sizes['test'] == 359
+    assert 280 <= sizes['val'] <= 295  # 20 % of each class's training images
+
+    def read(root: str, split: str) -> dict:
+        with open(Path(root) / 'cifar-100-python' / split, 'rb') as f:
+            return pickle.load(f, encoding='latin1')
+
+    tune_rows = {bytes(r) for s in ('train', 'test') for r in read(sizes['tune_root'], s)['data']}
+    test_rows = [bytes(r) for r in read(sizes['final_root'], 'test')['data']]
+    # the tuning root holds training images only (a test image equal to a training one aside)
+    images = digits_images()[0]
+    train_rows = {bytes(images[i].transpose(2, 0, 1).reshape(-1)) for i in idx['train']}
+    assert tune_rows == train_rows
+    assert sum(r in tune_rows for r in test_rows) <= sum(r in train_rows for r in test_rows)
+
+
+def _run_demo(out: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
     return subprocess.run(DEMO + ['--out', str(out), *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=3000)
+                          text=True, timeout=timeout)
 
 
-def _check_outputs(out: Path, n_runs: int, backbones: set[str]) -> list[dict]:
-    with open(out / 'results.csv') as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == n_runs
-    assert {r['backbone'] for r in rows} == backbones
-    assert all(r['status'] == 'finished' and 0 <= float(r['top1']) <= 100 for r in rows)
-    summary = json.loads((out / 'report' / 'summary.json').read_text())
-    assert set(summary['backbones']) == backbones
-    for name in ('report.md', 'report.html', 'bocb_table.md', 'bocb_table.tex'):
-        assert (out / 'report' / name).stat().st_size > 0
-    pngs = list((out / 'report').rglob('*.png'))
-    assert pngs and all(p.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' for p in pngs)
-    return rows
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
 
 
-def test_demo_reduced_grid_end_to_end(tmp_path: Path) -> None:
-    result = _run_demo(tmp_path, '--backbones', 'mini-resnet', 'mini-vit',
-                       '--optimizers', 'SGD-M', 'AdamW', 'lion', '--epochs', '1')
+def _chosen(out: Path) -> dict[tuple[str, str], str]:
+    return {(r['backbone'], r['optimizer']): r['lr'] for r in _rows(out / 'tuning.csv')
+            if r['chosen'] == 'True'}
+
+
+@pytest.fixture(scope='module')
+def reduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp('demo_reduced')
+    return out, _run_demo(out, *REDUCED)
+
+
+def test_protocol_on_reduced_grid(reduced: tuple[Path, subprocess.CompletedProcess]) -> None:
+    out, result = reduced
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'BOCB summary' in result.stdout and 'report.html' in result.stdout
-    rows = _check_outputs(tmp_path, 6, {'mini-resnet', 'mini-vit'})
-    assert {r['optimizer'] for r in rows} == {'SGD-M', 'AdamW', 'LION'}
-    # a second call finds every run finished and only rebuilds the report
-    again = _run_demo(tmp_path, '--backbones', 'mini-resnet', 'mini-vit',
-                      '--optimizers', 'SGD-M', 'AdamW', 'lion', '--epochs', '1')
+    assert 'main job' in result.stderr  # the progress bar
+    tuning = _rows(out / 'tuning.csv')
+    assert len([r for r in tuning if r['stage'] == 'rung0']) == 2 * 3 * 2
+    assert len([r for r in tuning if r['stage'] == 'rung1']) <= 2 * 3
+    chosen = _chosen(out)
+    finals = _rows(out / 'results.csv')
+    finished = [r for r in finals if r['status'] == 'finished']
+    assert {(r['backbone'], r['optimizer']) for r in finals} == set(chosen)
+    for r in finals:  # the finals train the chosen lr, with the final seeds
+        assert r['lr'] == chosen[(r['backbone'], r['optimizer'])] and r['seed'] in {'1', '2'}
+    assert all(0 <= float(r['top1']) <= 100 and r['epochs'] == '3' for r in finished)
+    summary = json.loads((out / 'report' / 'summary.json').read_text())
+    assert summary['protocol']['name'] == 'tuned'
+    assert summary['protocol']['successive_halving'] == dict(first_rung_epochs=1, keep=1, of=2)
+    assert summary['protocol']['timing']['executor'] == 'inprocess'
+    assert summary['protocol']['timing']['overhead_median_s'] > 0
+    cells = summary['final_table']
+    assert {(c['backbone'], c['optimizer']) for c in cells} <= set(chosen)
+    assert all(c['n_seeds'] + c['n_diverged'] == 2 for c in cells)
+    for name in ('report.md', 'report.html', 'bocb_table.md', 'final_table.csv'):
+        assert (out / 'report' / name).stat().st_size > 0
+    for backbone in ('mini-resnet', 'mini-vit'):
+        png = out / 'report' / 'figures' / f'lr_sensitivity_{backbone}.png'
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # a second call finds every run done and only rebuilds the report
+    start = time.time()
+    again = _run_demo(out, *REDUCED)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert len(list(tmp_path.glob('runs/*/seed0/epoch_1.pth'))) == 6
+    assert json.loads((out / 'report' / 'summary.json').read_text())['protocol']['timing'][
+        'runs_trained'] == 0
+    assert time.time() - start < 120
+
+
+def test_poisoned_test_labels_do_not_change_the_choice(
+        reduced: tuple[Path, subprocess.CompletedProcess], tmp_path: Path) -> None:
+    """The same grid with every test label wrong: same validation scores, same chosen lrs."""
+    clean, _ = reduced
+    sizes = write_digits_splits(str(tmp_path / 'data'))
+    test_file = Path(sizes['final_root']) / 'cifar-100-python' / 'test'
+    with open(test_file, 'rb') as f:
+        batch = pickle.load(f, encoding='latin1')
+    batch['fine_labels'] = [(y + 1) % 10 for y in batch['fine_labels']]
+    with open(test_file, 'wb') as f:
+        pickle.dump(batch, f, protocol=2)
+    subset = ['--backbones', 'mini-resnet', '--optimizers', 'SGD-M', 'AdamW']  # enough to see
+    result = _run_demo(tmp_path, *subset, *REDUCED[REDUCED.index('--lr-factors'):])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    poisoned = _chosen(tmp_path)
+    assert poisoned and poisoned == {k: v for k, v in _chosen(clean).items() if k in poisoned}
+    val = {(r['backbone'], r['optimizer'], r['lr'], r['stage']): r['val_top1']
+           for r in _rows(clean / 'tuning.csv')}
+    for r in _rows(tmp_path / 'tuning.csv'):
+        assert r['val_top1'] == val[(r['backbone'], r['optimizer'], r['lr'], r['stage'])]
+    # the poison did reach the test numbers: the finals now score below chance-ish
+    finals = [float(r['top1']) for r in _rows(tmp_path / 'results.csv') if r['top1']]
+    clean_finals = [float(r['top1']) for r in _rows(clean / 'results.csv')
+                    if r['top1'] and r['backbone'] == 'mini-resnet']
+    assert finals and np.mean(finals) < np.mean(clean_finals) - 20
+
+
+def test_paper_protocol_keeps_the_papers_settings(tmp_path: Path) -> None:
+    result = _run_demo(tmp_path, '--protocol', 'paper', '--backbones', 'mini-resnet',
+                       '--optimizers', 'SGD-M', 'LARS', '--epochs', '1', '--seeds', '0')
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = {r['optimizer']: r for r in _rows(tmp_path / 'results.csv')}
+    from bocb_mm.optim.zoo import study_hparams
+    for opt in ('SGD-M', 'LARS'):
+        assert float(rows[opt]['lr']) == study_hparams(opt)['R-50'][0]
+    assert not (tmp_path / 'tuning.csv').exists()
+    summary = json.loads((tmp_path / 'report' / 'summary.json').read_text())
+    assert summary['protocol']['name'] == 'paper'
 
 
 @pytest.mark.slow
 def test_full_demo(tmp_path: Path) -> None:
-    """The README's main job: 3 mini backbones x 20 optimizers, 6 epochs (about 10 min)."""
-    result = _run_demo(tmp_path)
+    """The README's main job: 3 mini backbones x 20 optimizers, tuned (<= 12 min on 2 cores)."""
+    start = time.time()
+    result = _run_demo(tmp_path, timeout=3000)
+    minutes = (time.time() - start) / 60
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = _check_outputs(tmp_path, 60, {'mini-resnet', 'mini-convnext', 'mini-vit'})
-    best = max(float(r['top1']) for r in rows)
-    assert best > 90.0, f'no optimizer learned the digits (best top-1 {best:.1f} %)'
+    summary = json.loads((tmp_path / 'report' / 'summary.json').read_text())
+    cells = summary['final_table']
+    assert len(cells) == 60
+    assert all(c['n_seeds'] >= 3 and c['ci_low'] is not None for c in cells)
+    bar = {'mini-resnet': 97.0, 'mini-convnext': 97.0, 'mini-vit': 95.0}
+    for backbone, needed in bar.items():
+        best = max(c['test_mean'] for c in cells if c['backbone'] == backbone)
+        assert best >= needed, f'{backbone}: best tuned optimizer {best:.2f} % < {needed} %'
+    assert summary['protocol']['timing']['overhead_median_s'] < 1.0
+    assert minutes <= 12.0, f'the main job took {minutes:.1f} min'

@@ -1,0 +1,227 @@
+"""Run a grid inside long-lived worker processes: one per core, many mmengine Runners each.
+
+A new ``tools/train.py`` process spends seconds importing torch, mmengine and mmpretrain before
+its first iteration; on a grid of small runs that start-up is most of the time. The workers of
+:class:`InProcessExecutor` import the stack once and then, for every run, parse the same
+``tools/train.py`` command line (:func:`~bocb_mm.sweep.local.train_command`), apply it to the
+config with that tool's own ``merge_args``, build a :class:`mmengine.runner.Runner` and train.
+What a run leaves behind is what the subprocess mode leaves: its work_dir, scalars, checkpoints,
+``bocb_run.json`` and ``sweep_train.log``, so collection, resuming and the report do not care which
+mode ran it. Subprocess mode (:func:`~bocb_mm.sweep.local.run_local`, Slurm arrays) stays for GPU
+clusters, where each run wants its own process and devices.
+
+Each record also says how long the run spent outside training and validation iterations
+(``overhead``: Runner build, data set loading, hooks set-up, checkpoint writing, clean-up), read
+from the iteration times mmengine's ``IterTimerHook`` leaves in the message hub.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import os.path as osp
+import time
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from types import ModuleType
+
+from .collect import classify_failure, write_record
+from .local import LOG_NAME, TRAIN_PY, log_tail, train_command
+from .plan import Run
+
+_TRAIN_TOOL: ModuleType | None = None
+
+
+def _train_tool() -> ModuleType:
+    """``tools/train.py`` as a module (loaded once per worker), for its argument handling."""
+    global _TRAIN_TOOL
+    if _TRAIN_TOOL is None:
+        spec = importlib.util.spec_from_file_location('bocb_mm_train_tool', TRAIN_PY)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TRAIN_TOOL = module
+    return _TRAIN_TOOL
+
+
+def init_worker(threads: int) -> None:
+    """Set a worker's thread count and import the stack before its first run.
+
+    Args:
+        threads: torch / OpenMP threads of this worker.
+    """
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[var] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+    import mmengine.runner  # noqa: F401
+    import mmpretrain.models  # noqa: F401
+
+    import bocb_mm  # noqa: F401
+    _train_tool()
+
+
+def _manager_classes() -> list[type]:
+    """Every mmengine ``ManagerMixin`` class (loggers, message hubs, visualizers, scopes)."""
+    from mmengine.utils import ManagerMixin
+    found, todo = [], [ManagerMixin]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def _instance_names() -> dict[type, set[str]]:
+    """Names of the live ``ManagerMixin`` instances, per class."""
+    return {cls: set(getattr(cls, '_instance_dict', {})) for cls in _manager_classes()}
+
+
+def _release_new_instances(before: dict[type, set[str]]) -> None:
+    """Close and forget the instances a run created (log files, visualizer backends).
+
+    A Runner registers its logger, message hub, visualizer and default scope under its
+    experiment name and never removes them; a worker that runs hundreds of Runners would keep
+    every log file open.
+
+    Args:
+        before: :func:`_instance_names` taken before the run.
+    """
+    for cls in _manager_classes():
+        instances = getattr(cls, '_instance_dict', {})
+        for name in set(instances) - before.get(cls, set()):
+            instance = instances.pop(name)
+            if isinstance(instance, logging.Logger):
+                for handler in list(instance.handlers):
+                    handler.close()
+                    instance.removeHandler(handler)
+            elif hasattr(instance, 'close'):
+                with contextlib.suppress(Exception):
+                    instance.close()
+
+
+def _loop_seconds(runner) -> float:
+    """Seconds spent in training and validation iterations (``IterTimerHook``'s ``time``)."""
+    total = 0.0
+    for key in ('train/time', 'val/time'):
+        buffer = runner.message_hub.log_scalars.get(key)
+        if buffer is not None:
+            total += float(buffer.data[0].sum())
+    return total
+
+
+def _unformatted(cfg):
+    """The same config, whose text is not run through yapf.
+
+    A Runner renders its config's text three or four times (log, dump, visualizer, checkpoint
+    meta); with yapf that is about a second per run, without it a tenth. ``Config.fromfile``
+    ignores its ``format_python_code`` argument for plain Python configs (mmengine 0.10.7), so
+    the config is rebuilt with it.
+    """
+    from mmengine.config import Config
+    return Config(cfg.to_dict(), cfg_text=cfg.text, filename=cfg.filename,
+                  env_variables=cfg.env_variables, format_python_code=False)
+
+
+def _train(run: Run, log) -> float:
+    """Build the Runner of ``run`` from its ``tools/train.py`` command line and train it.
+
+    Args:
+        run: The run.
+        log: Open file receiving the run's console output.
+
+    Returns:
+        Seconds spent in training and validation iterations.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from bocb_mm.utils import check_data_roots
+    tool = _train_tool()
+    args = tool.parse_args(train_command(run)[2:])
+    cfg = tool.merge_args(_unformatted(Config.fromfile(args.config)), args)
+    check_data_roots(cfg)
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
+    return _loop_seconds(runner)
+
+
+def train_in_process(run: Run) -> dict:
+    """Train one run in this process and write its ``bocb_run.json``.
+
+    Args:
+        run: The run (its ``extra_args`` are ``tools/train.py`` arguments, as in subprocess
+            mode).
+
+    Returns:
+        The run's record: status ``finished``, ``diverged`` (non-finite loss) or ``failed``,
+        ``wall_time``, ``overhead`` (wall time outside training / validation iterations) and,
+        when it did not finish, ``log_tail``.
+    """
+    os.makedirs(run.work_dir, exist_ok=True)
+    log_path = osp.join(run.work_dir, LOG_NAME)
+    before = _instance_names()
+    start = time.perf_counter()
+    record = dict(config=run.config, seed=run.seed, backbone=run.backbone,
+                  optimizer=run.optimizer, executor='inprocess', pid=os.getpid(), log=log_path)
+    loop = None
+    with open(log_path, 'a') as log:
+        try:
+            loop = _train(run, log)
+            record['status'] = 'finished'
+        except BaseException as err:  # noqa: BLE001 - a run's failure must not kill the worker
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            log.write(''.join(traceback.format_exception(type(err), err, err.__traceback__)))
+            log.flush()
+            record['log_tail'] = log_tail(log_path)
+            record['status'] = classify_failure(record['log_tail'])
+        finally:
+            _release_new_instances(before)
+    wall = time.perf_counter() - start
+    record['wall_time'] = round(wall, 3)
+    record['overhead'] = round(wall - loop, 3) if loop is not None else None
+    write_record(run.work_dir, record)
+    return record
+
+
+class InProcessExecutor:
+    """A pool of long-lived training workers (one per job slot) for :class:`Run` objects.
+
+    Use as a context manager; :meth:`submit` returns a future of the run's record. Workers are
+    started with ``spawn`` (no state inherited from the parent, on every platform).
+
+    Args:
+        jobs: Workers (runs at a time).
+        threads_per_job: torch threads per worker (default: cores // jobs, at least 1).
+        start_method: multiprocessing start method of the workers.
+    """
+
+    mode = 'inprocess'
+
+    def __init__(self, jobs: int = 1, threads_per_job: int | None = None,
+                 start_method: str = 'spawn') -> None:
+        self.jobs = max(1, jobs)
+        self.threads = threads_per_job or max(1, (os.cpu_count() or 1) // self.jobs)
+        self._pool = ProcessPoolExecutor(self.jobs, mp_context=get_context(start_method),
+                                         initializer=init_worker, initargs=(self.threads,))
+
+    def submit(self, run: Run) -> Future:
+        """Queue a run; the future's result is its record (see :func:`train_in_process`)."""
+        return self._pool.submit(train_in_process, run)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Stop the workers (``cancel``: drop queued runs and end running ones now)."""
+        if cancel:
+            for proc in list(getattr(self._pool, '_processes', {}).values()):
+                proc.terminate()
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+    def __enter__(self) -> 'InProcessExecutor':
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.shutdown(cancel=exc_type is not None)
