@@ -19,6 +19,11 @@ RUN_RECORD = 'bocb_run.json'
 METRIC_KEYS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/AP')
 CSV_FIELDS = ('backbone', 'optimizer', 'seed', 'top1', 'last_top1', 'top5', 'metric', 'epochs',
               'iters', 'wall_time', 'status', 'dataset', 'config', 'work_dir')
+# Outcomes that end a run for good: a re-run skips it. A diverged run (non-finite loss, stopped by
+# mmdet's CheckInvalidLossHook) would diverge again with the same config and seed.
+DONE_STATUSES = frozenset({'finished', 'diverged'})
+# What mmdet's CheckInvalidLossHook logs when the loss becomes NaN or infinite.
+DIVERGED_MARKERS = ('loss become infinite or NaN',)
 
 
 def read_scalars(work_dir: str) -> list[dict]:
@@ -58,8 +63,14 @@ def write_record(work_dir: str, record: dict) -> None:
 
 
 def is_finished(run: Run) -> bool:
+    """Whether the run has ended for good (finished, or diverged), per its ``bocb_run.json``."""
     record = read_record(run.work_dir)
-    return bool(record and record.get('status') == 'finished')
+    return bool(record and record.get('status') in DONE_STATUSES)
+
+
+def classify_failure(log_text: str) -> str:
+    """``'diverged'`` when a failed run's log shows a non-finite loss, else ``'failed'``."""
+    return 'diverged' if any(m in log_text for m in DIVERGED_MARKERS) else 'failed'
 
 
 def has_checkpoint(run: Run) -> bool:
@@ -79,8 +90,13 @@ def result_row(run: Run, metric: str | None = None) -> dict:
 def collect(runs: Iterable[Run], out_csv: str, metric: str | None = None) -> list[dict]:
     """Write one CSV row per run (``CSV_FIELDS``) and return the rows."""
     rows = [result_row(run, metric) for run in runs]
+    write_rows(rows, out_csv)
+    return rows
+
+
+def write_rows(rows: Sequence[dict], out_csv: str, fields: Sequence[str] = CSV_FIELDS) -> None:
+    """Write result rows as a CSV with the given columns (others are left out)."""
     with open(out_csv, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction='ignore')
+        writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction='ignore')
         writer.writeheader()
         writer.writerows(rows)
-    return rows
