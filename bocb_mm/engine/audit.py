@@ -3,8 +3,9 @@
 Builds the model and the optimizer wrapper of any MM config (mmpretrain, mmdet, mmpose: no data
 is needed) through mmengine's own builders, then lists per parameter: name, shape, module type,
 kind (``weight`` / ``bias`` / ``norm`` / ``embedding`` / ``1d``), param group, lr, weight decay,
-lr and decay multipliers (relative to the optimizer's base values) and, for LARS / LAMB, whether
-the tensor is excluded from the layer-wise trust ratio; plus a summary by module type.
+lr and decay multipliers (relative to the optimizer's base values), whether the group's policy
+exempts it from decay and adaptation and, for LARS / LAMB, whether the tensor is excluded from the
+layer-wise trust ratio; plus a summary by module type.
 
 Front end: ``python tools/analysis/param_groups.py CONFIG [--cfg-options ...] [--out x.csv]``.
 
@@ -40,10 +41,9 @@ from .constructor import EMBEDDING_KEYS, BOCBOptimWrapperConstructor, is_norm_mo
 __all__ = ['ParamRow', 'KINDS', 'param_kind', 'iter_params', 'optimizer_name',
            'trust_ratio_excluded', 'policy_exempt', 'named_optimizers', 'audit_param_groups',
            'summarize_by_module_type', 'parse_statement', 'derive_statement', 'statement_problems',
-           'load_config',
-           'build_from_config', 'to_markdown', 'write_csv']
+           'ONE_D', 'load_config', 'build_from_config', 'to_markdown', 'write_csv']
 
-#: Parameter kinds, in the order statements list them.
+#: Parameter kinds.
 KINDS = ('weight', 'bias', 'norm', 'embedding', '1d')
 #: Optimizers of the zoo with a layer-wise trust ratio.
 TRUST_RATIO_OPTIMIZERS = ('LARS', 'LAMB')
