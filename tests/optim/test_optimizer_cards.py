@@ -116,3 +116,14 @@ def test_config_line_builds(name):
     lr, wd = zoo.study_hparams(name)['R-50']
     assert wrapper.optimizer.defaults['lr'] == lr
     assert wrapper.optimizer.defaults['weight_decay'] == wd
+
+
+@pytest.mark.parametrize('name', zoo.list_optimizers())
+def test_card_wrapper_is_the_shipped_one(name):
+    """OptimizerInfo.wrapper (the card's config line) is the wrapper the generated configs use."""
+    from mmengine.config import Config
+    path = osp.join(REPO, 'configs', 'cifar100', 'resnet50',
+                    f'resnet50_{card_slug(name)}_1xb100-200e_cifar100.py')
+    shipped = Config.fromfile(path).optim_wrapper
+    assert shipped.type == zoo.get_info(name).wrapper
+    assert shipped.optimizer.type == zoo.get_info(name).type
