@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument('--optimizers', nargs='+', help='paper optimizer names to keep')
         p.add_argument('--metric', help='metric key (default: accuracy/top1, coco/bbox_mAP, '
                                         'coco/AP, the first one found)')
+        p.add_argument('--score', choices=('median_last10', 'best'), default='median_last10',
+                       help='rule for the top1 column (both are recorded): median of the last '
+                            '10 evaluations (default, the official BOCB rule) or the best one')
 
     p_plan = sub.add_parser('plan', help='print the planned runs and their state')
     common(p_plan)
@@ -102,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
 
         records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads, on_done=report)
         failed = [r for r in records if r['status'] == 'failed']
-        rows = collect(runs, out_csv, args.metric)
+        rows = collect(runs, out_csv, args.metric, args.score)
         done = sum(r['status'] == 'finished' for r in rows)
         print(f'{done}/{len(rows)} runs finished, {len(failed)} failed in this call; '
               f'results: {out_csv}')
         return 1 if failed else 0
-    rows = collect(runs, out_csv, args.metric)
+    rows = collect(runs, out_csv, args.metric, args.score)
     print(f'{len(rows)} runs collected into {out_csv}')
     return 0
 

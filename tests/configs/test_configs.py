@@ -99,7 +99,10 @@ def test_config(path):
     assert cfg.custom_imports == dict(imports=['bocb_mm'], allow_failed_imports=False)
     bocb = cfg.bocb
     assert set(bocb) == {'backbone', 'optimizer', 'recipe', 'dataset', 'input_size',
-                         'hparams_from'}
+                         'hparams_from', 'official', 'param_groups', 'deviations'}
+    # the parameter-group statement is what the constructor options say (issue 16, item 4)
+    assert cfg.optim_wrapper.constructor == gen.CONSTRUCTOR
+    assert bocb['param_groups'] == gen.param_groups_statement(cfg.optim_wrapper.paramwise_cfg)
     info = optim_zoo.get_info(bocb['optimizer'])
 
     # the optimizer, lr and weight decay the paper's table gives this pair
@@ -122,9 +125,10 @@ def test_config(path):
         batch = cfg.train_dataloader.batch_size * 8
         lr, wd, _ = gen.imagenet_hparams(bocb['backbone'], info.name, batch)
         lr, wd = float(lr), float(wd)
+        ref = int(gen.load_recipes()[bocb['recipe']]['imagenet_lr_ref_batch'])
         if (bocb['backbone'], info.name) not in gen.IMAGENET_PUBLISHED:
             cifar_lr, cifar_wd = _paper_hparams()[(bocb['backbone'], info.name)]
-            assert lr == pytest.approx(cifar_lr * batch / 512) and wd == cifar_wd
+            assert lr == pytest.approx(cifar_lr * batch / ref) and wd == cifar_wd
         assert cfg.train_cfg.max_epochs == 300
         assert cfg.auto_scale_lr.base_batch_size == batch
         assert cfg.data_preprocessor.num_classes == 1000
@@ -151,6 +155,10 @@ def test_config(path):
     assert wrapper.optimizer.defaults['lr'] == pytest.approx(lr)
     decays = {g['weight_decay'] for g in wrapper.optimizer.param_groups}
     assert max(decays) == pytest.approx(wd)
+    # the groups reproduce the statement: exempt tensors get no decay, the others the config's
+    exempt = {g.get('trust_exclude') for g in wrapper.optimizer.param_groups}
+    assert exempt == ({False} if bocb['param_groups'].endswith('on all parameters')
+                      else {False, True})
 
 
 BASES = sorted(glob.glob(osp.join(REPO, 'configs', '_base_', '**', '*.py'), recursive=True))
@@ -169,6 +177,7 @@ def test_base_config_loads(path):
     if '/schedules/' in path:
         assert cfg.param_scheduler[-1].end == cfg.train_cfg.max_epochs
         assert 'optimizer' not in cfg.optim_wrapper  # each leaf config sets its own
+        assert 'paramwise_cfg' not in cfg.optim_wrapper  # so is its parameter-group policy
 
 
 def test_recipe_table_matches_model_zoo():

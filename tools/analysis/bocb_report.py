@@ -39,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--dataset', default=None,
                    help='with a sweep CSV whose dataset column holds several datasets, the one to analyse')
     p.add_argument('--no-hparams', action='store_true', help='skip the hyper-parameter plot')
+    p.add_argument('--score', choices=('median_last10', 'best'), default=None,
+                   help='with a sweep CSV that records both scores (top1_median_last10, '
+                        'top1_best), the one to analyse; default: its top1 column, which the '
+                        'collector fills '
+                        'with the official rule (median of the last 10 evaluations)')
     p.add_argument('--checkpoints', nargs='+', default=None, metavar='CKPT',
                    help='checkpoints (.pth) for the layer-wise weight-entropy ridge plot')
     p.add_argument('--checkpoint-labels', nargs='+', default=None, metavar='LABEL',
@@ -67,6 +72,21 @@ def main(argv=None) -> int:
         print(f'[bocb_report] {msg}', flush=True)
 
     results = args.results or str(paper.CIFAR100_TOP1)
+    if args.score is not None:
+        import tempfile
+
+        import pandas as pd
+        frame = pd.read_csv(results, dtype=str, keep_default_na=False)
+        column = f'top1_{args.score}'
+        if column not in frame.columns:
+            print(f'bocb_report: error: {results} has no {column} column (collect it with '
+                  'tools/bocb_sweep.py collect)', file=sys.stderr)
+            return 2
+        frame['top1'] = frame[column]
+        scored = Path(tempfile.mkdtemp()) / Path(results).name
+        frame.to_csv(scored, index=False)
+        log(f'scores: {column}')
+        results = str(scored)
     if args.dataset is not None:
         from bocb_mm.analysis.io import load_results
         try:

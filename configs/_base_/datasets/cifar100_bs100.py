@@ -1,5 +1,6 @@
-# CIFAR-100 at its native 32x32, torch-style augmentation (random crop with 4-pixel padding and
-# horizontal flip); batch 100 on one GPU, as in the paper. Layout: docs/datasets.md.
+# CIFAR-100 at its native 32x32, torch-style augmentation (random crop with 4-pixel reflect
+# padding and horizontal flip); batch 100 on one GPU, as in the paper. The BOCB release's
+# sz32_bs100.py (docs/fidelity.md). Layout: docs/datasets.md.
 dataset_type = 'CIFAR100'
 data_root = 'data/cifar100'  # <data_root>/cifar-100-python/{train,test,meta}
 
@@ -11,7 +12,7 @@ data_preprocessor = dict(
     to_rgb=False)
 
 train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]

@@ -1,11 +1,13 @@
-# CIFAR-100 up-sampled to 224x224 with the DeiT / ConvNeXt augmentation: random resized crop to
-# 224 (bicubic), flip, RandAugment (rand-m9-mstd0.5-inc1) and random erasing 0.25.
+# CIFAR-100 up-sampled to 224x224 with the DeiT / ConvNeXt augmentation (the BOCB release's
+# sz224_swin_bs100.py: DeiT-S, MLP-S): random resized crop to 224 of 80-100 % of the image
+# (bicubic), flip, RandAugment (rand-m9-mstd0.5) and random erasing 0.25.
 _base_ = ['./cifar100_bs100_224.py']
 
 _rgb_mean = [129.304, 124.070, 112.434]
 _rgb_std = [68.170, 65.392, 70.418]
 train_pipeline = [
-    dict(type='RandomResizedCrop', scale=224, backend='pillow', interpolation='bicubic'),
+    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.8, 1.0), backend='pillow',
+         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
          magnitude_level=9, magnitude_std=0.5,

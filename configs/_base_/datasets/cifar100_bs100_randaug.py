@@ -1,4 +1,5 @@
-# CIFAR-100 at 32x32 with the DeiT / ConvNeXt augmentation: crop + flip, RandAugment
+# CIFAR-100 at 32x32 with the DeiT / ConvNeXt augmentation (the BOCB release's sz32_swin_bs100.py:
+# CNX-T, Moga-S): reflect-padded crop + flip, RandAugment
 # (rand-m9-mstd0.5-inc1, timm) and random erasing 0.25. Mixup / CutMix are batch augments of
 # the model (see the recipe's schedule file).
 _base_ = ['./cifar100_bs100.py']
@@ -6,7 +7,7 @@ _base_ = ['./cifar100_bs100.py']
 _rgb_mean = [129.304, 124.070, 112.434]
 _rgb_std = [68.170, 65.392, 70.418]
 train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
          magnitude_level=9, magnitude_std=0.5,

@@ -2,6 +2,8 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # AlexNet + Sophia on CIFAR-100 (224x224), "PyTorch" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column AlexNet.
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224.py',
     '../../_base_/schedules/cifar100_pytorch_200e.py',
@@ -14,7 +16,10 @@ bocb = dict(
     recipe='PyTorch',
     dataset='cifar100',
     input_size=224,
-    hparams_from='AlexNet')
+    hparams_from='AlexNet',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias',
+    deviations=('normalisation', 'schedule-shape', 'norm-by-type'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -23,4 +28,15 @@ model = dict(
 
 optim_wrapper = dict(
     type='bocb_mm.SophiaOptimWrapper',
-    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-5, weight_decay=1e-2))
+    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-5, weight_decay=1e-2),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict())
+
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=0,
+        end=200,
+        convert_to_iter_based=True)]

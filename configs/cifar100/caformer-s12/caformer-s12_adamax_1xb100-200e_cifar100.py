@@ -4,6 +4,8 @@
 # lr / weight decay: the paper's appendix table has no CAF-12 column; taken from CF-12: same RSB A2
 #   recipe and 224x224 input; CAFormer is ConvFormer with attention in its last two stages (its
 #   first two stages are ConvFormer's).
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224_rsb.py',
     '../../_base_/schedules/cifar100_rsb_a2_200e.py',
@@ -16,11 +18,34 @@ bocb = dict(
     recipe='RSB A2',
     dataset='cifar100',
     input_size=224,
-    hparams_from='CF-12')
+    hparams_from='CF-12',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on every ndim<=1 tensor (norms, biases, scales) and embeddings',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
     backbone=dict(type='bocb_mm.MetaFormer', arch='caformer_s12', drop_path_rate=0.05),
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=512))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adamax', lr=5e-3, weight_decay=0))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adamax', lr=5e-3, weight_decay=0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_1d=True))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=5,
+        end=200,
+        convert_to_iter_based=True)]

@@ -2,6 +2,9 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # DeiT-S + SGD-M on CIFAR-100 (224x224), "DeiT" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column DeiT-S.
+# Recipe values (bocb_mm/data/official_cifar100.csv): the official BOCB release,
+#   openmixup/configs/classification/cifar100/advanced/deit_s_adamw_sz224_bs100_ep200.py;
+#   deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224_randaug.py',
     '../../_base_/schedules/cifar100_deit_200e.py',
@@ -14,7 +17,10 @@ bocb = dict(
     recipe='DeiT',
     dataset='cifar100',
     input_size=224,
-    hparams_from='DeiT-S')
+    hparams_from='DeiT-S',
+    official='openmixup/configs/classification/cifar100/advanced/deit_s_adamw_sz224_bs100_ep200.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, cls_token, pos_embed',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -22,10 +28,31 @@ model = dict(
         type='mmpretrain.VisionTransformer',
         arch='deit-small',
         img_size=224,
-        patch_size=16,
-        drop_path_rate=0.1),
-    head=dict(type='mmpretrain.VisionTransformerClsHead', num_classes=100, in_channels=384))
+        patch_size=16),
+    head=dict(type='mmpretrain.VisionTransformerClsHead', num_classes=100, in_channels=384),
+    init_cfg=[
+        dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.0),
+        dict(type='Constant', layer=['LayerNorm', 'BatchNorm'], val=1.0, bias=0.0)])
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', momentum=0.9, lr=1e-1, weight_decay=1e-4))
+    optimizer=dict(type='SGD', momentum=0.9, lr=1e-1, weight_decay=1e-4),
+    clip_grad=dict(max_norm=5.0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('cls_token', 'pos_embed')))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=20,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=20,
+        end=200,
+        convert_to_iter_based=True)]

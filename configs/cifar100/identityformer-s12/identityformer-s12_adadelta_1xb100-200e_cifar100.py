@@ -2,6 +2,8 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # IF-12 + AdaDelta on CIFAR-100 (224x224), "RSB A2" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column IF-12.
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224_rsb.py',
     '../../_base_/schedules/cifar100_rsb_a2_200e.py',
@@ -14,11 +16,34 @@ bocb = dict(
     recipe='RSB A2',
     dataset='cifar100',
     input_size=224,
-    hparams_from='IF-12')
+    hparams_from='IF-12',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on every ndim<=1 tensor (norms, biases, scales) and embeddings',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
     backbone=dict(type='bocb_mm.MetaFormer', arch='identityformer_s12', drop_path_rate=0.05),
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=512))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adadelta', lr=1.2, weight_decay=0))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adadelta', lr=1.2, weight_decay=0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_1d=True))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=5,
+        end=200,
+        convert_to_iter_based=True)]

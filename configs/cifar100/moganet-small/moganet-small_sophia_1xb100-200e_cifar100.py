@@ -2,6 +2,9 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # Moga-S + Sophia on CIFAR-100 (32x32), "ConvNeXt" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column Moga-S.
+# Recipe values (bocb_mm/data/official_cifar100.csv): the official BOCB release,
+#   openmixup/configs/classification/cifar100/advanced/moganet_s_adamw_bs100_ep200.py; deviations:
+#   docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_randaug.py',
     '../../_base_/schedules/cifar100_convnext_200e.py',
@@ -14,7 +17,10 @@ bocb = dict(
     recipe='ConvNeXt',
     dataset='cifar100',
     input_size=32,
-    hparams_from='Moga-S')
+    hparams_from='Moga-S',
+    official='openmixup/configs/classification/cifar100/advanced/moganet_s_adamw_bs100_ep200.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, layer_scale, scale',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -24,4 +30,23 @@ model = dict(
 
 optim_wrapper = dict(
     type='bocb_mm.SophiaOptimWrapper',
-    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-4, weight_decay=2e-1))
+    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-4, weight_decay=2e-1),
+    clip_grad=dict(max_norm=5.0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('layer_scale', 'scale')))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=5,
+        end=200,
+        convert_to_iter_based=True)]

@@ -4,6 +4,8 @@
 # lr / weight decay: the paper's appendix table has no RVGG-A1 column; taken from R-50: same PyTorch
 #   recipe; RepVGG trains as a hierarchical residual (multi-branch) CNN and follows ResNet's SGD
 #   schedule (lr 0.1, wd 1e-4), which is R-50's column, not VGG-13's.
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224.py',
     '../../_base_/schedules/cifar100_pytorch_200e.py',
@@ -16,7 +18,10 @@ bocb = dict(
     recipe='PyTorch',
     dataset='cifar100',
     input_size=224,
-    hparams_from='R-50')
+    hparams_from='R-50',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias',
+    deviations=('normalisation', 'schedule-shape', 'norm-by-type'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -24,4 +29,17 @@ model = dict(
     neck=dict(type='mmpretrain.GlobalAveragePooling'),
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=1280))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='NAdam', lr=1e-3, weight_decay=0))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='NAdam', lr=1e-3, weight_decay=0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict())
+
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=0,
+        end=200,
+        convert_to_iter_based=True)]

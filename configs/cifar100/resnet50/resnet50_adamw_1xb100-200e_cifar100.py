@@ -2,6 +2,9 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # R-50 + AdamW on CIFAR-100 (32x32), "PyTorch" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column R-50.
+# Recipe values (bocb_mm/data/official_cifar100.csv): the official BOCB release,
+#   openmixup/configs/classification/cifar100/optimizers/basic/r50_CE_none_bs100.py; deviations:
+#   docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100.py',
     '../../_base_/schedules/cifar100_pytorch_200e.py',
@@ -14,7 +17,10 @@ bocb = dict(
     recipe='PyTorch',
     dataset='cifar100',
     input_size=32,
-    hparams_from='R-50')
+    hparams_from='R-50',
+    official='openmixup/configs/classification/cifar100/optimizers/basic/r50_CE_none_bs100.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias',
+    deviations=('normalisation', 'schedule-shape', 'norm-by-type'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -27,4 +33,17 @@ model = dict(
     neck=dict(type='mmpretrain.GlobalAveragePooling'),
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=2048))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=5e-2))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=5e-2),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict())
+
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=0,
+        end=200,
+        convert_to_iter_based=True)]

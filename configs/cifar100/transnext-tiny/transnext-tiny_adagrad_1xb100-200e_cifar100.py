@@ -3,6 +3,8 @@
 # TNX-T + AdaGrad on CIFAR-100 (224x224), "DeiT" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table has no TNX-T column; taken from DeiT-S: same DeiT
 #   recipe and 224x224 input; attention token mixer like DeiT-S (MLP-S has none).
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224_randaug.py',
     '../../_base_/schedules/cifar100_deit_200e.py',
@@ -15,7 +17,10 @@ bocb = dict(
     recipe='DeiT',
     dataset='cifar100',
     input_size=224,
-    hparams_from='DeiT-S')
+    hparams_from='DeiT-S',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, query_embedding, relative_pos_bias_local, temperature',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -25,4 +30,23 @@ model = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='Adagrad', lr=1e-4, weight_decay=1e-4))
+    optimizer=dict(type='Adagrad', lr=1e-4, weight_decay=1e-4),
+    clip_grad=dict(max_norm=5.0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('query_embedding', 'relative_pos_bias_local', 'temperature')))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=20,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=20,
+        end=200,
+        convert_to_iter_based=True)]

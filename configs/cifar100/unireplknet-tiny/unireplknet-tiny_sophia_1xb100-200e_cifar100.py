@@ -4,6 +4,8 @@
 # lr / weight decay: the paper's appendix table has no URLK-T column; taken from Moga-S: same
 #   ConvNeXt recipe; the paper groups UniRepLKNet with MogaNet (hierarchical, block-wise
 #   heterogeneous DWConv MetaFormer with LayerScale).
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224_randaug.py',
     '../../_base_/schedules/cifar100_convnext_200e.py',
@@ -16,7 +18,10 @@ bocb = dict(
     recipe='ConvNeXt',
     dataset='cifar100',
     input_size=224,
-    hparams_from='Moga-S')
+    hparams_from='Moga-S',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, gamma',
+    deviations=('normalisation', 'schedule-shape', 'randaug-ops'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -25,4 +30,23 @@ model = dict(
 
 optim_wrapper = dict(
     type='bocb_mm.SophiaOptimWrapper',
-    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-4, weight_decay=2e-1))
+    optimizer=dict(type='bocb_mm.SophiaG', lr=1e-4, weight_decay=2e-1),
+    clip_grad=dict(max_norm=5.0),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('gamma',)))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=5,
+        end=200,
+        convert_to_iter_based=True)]

@@ -2,6 +2,8 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # VGG-13 + AdamW on CIFAR-100 (224x224), "PyTorch" recipe, 200 epochs, batch 100 on 1 GPU.
 # lr / weight decay: the paper's appendix table, column VGG-13.
+# Recipe values (bocb_mm/data/official_cifar100.csv): no official config: the recipe family's
+#   values; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/cifar100_bs100_224.py',
     '../../_base_/schedules/cifar100_pytorch_200e.py',
@@ -14,11 +16,27 @@ bocb = dict(
     recipe='PyTorch',
     dataset='cifar100',
     input_size=224,
-    hparams_from='VGG-13')
+    hparams_from='VGG-13',
+    official='n/a',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias',
+    deviations=('normalisation', 'schedule-shape', 'norm-by-type'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
     backbone=dict(type='mmpretrain.VGG', depth=13, norm_cfg=dict(type='BN'), num_classes=100),
     head=dict(type='mmpretrain.ClsHead'))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=5e-4, weight_decay=5e-2))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=5e-2),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict())
+
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=0.0,
+        by_epoch=True,
+        begin=0,
+        end=200,
+        convert_to_iter_based=True)]

@@ -2,6 +2,8 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # DeiT-S + AdamW on ImageNet-1K (224x224), "DeiT" recipe, 300 epochs, 8 GPUs x 128 images.
 # lr / weight decay: DeiT (Touvron et al., 2021): lr 5e-4 x 1024 / 512.
+# Recipe values: openmixup/configs/classification/imagenet/deit/deit_small_8xb128_ep300.py (drop
+#   path: _base_/models/deit/deit_small_p16_sz224.py); deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/imagenet_bs128_deit_224.py',
     '../../_base_/schedules/imagenet_deit_300e.py',
@@ -14,7 +16,10 @@ bocb = dict(
     recipe='DeiT',
     dataset='imagenet',
     input_size=224,
-    hparams_from='published')
+    hparams_from='published',
+    official='openmixup/configs/classification/imagenet/deit/deit_small_8xb128_ep300.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, cls_token, pos_embed',
+    deviations=('imagenet-precision',))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -26,4 +31,8 @@ model = dict(
         drop_path_rate=0.1),
     head=dict(type='mmpretrain.VisionTransformerClsHead', num_classes=1000, in_channels=384))
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=5e-2))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=5e-2),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('cls_token', 'pos_embed')))

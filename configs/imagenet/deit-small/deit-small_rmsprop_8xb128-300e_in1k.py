@@ -3,6 +3,8 @@
 # DeiT-S + RMSProp on ImageNet-1K (224x224), "DeiT" recipe, 300 epochs, 8 GPUs x 128 images.
 # lr / weight decay: CIFAR-100 lr 5e-4 (DeiT-S) x 1024 / 512; weight decay 1e-8.
 # (no published ImageNet value: see IMAGENET_RULE in tools/gen_configs.py / docs/configs.md)
+# Recipe values: openmixup/configs/classification/imagenet/deit/deit_small_8xb128_ep300.py (drop
+#   path: _base_/models/deit/deit_small_p16_sz224.py); deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/imagenet_bs128_deit_224.py',
     '../../_base_/schedules/imagenet_deit_300e.py',
@@ -15,7 +17,10 @@ bocb = dict(
     recipe='DeiT',
     dataset='imagenet',
     input_size=224,
-    hparams_from='DeiT-S')
+    hparams_from='DeiT-S',
+    official='openmixup/configs/classification/imagenet/deit/deit_small_8xb128_ep300.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, cls_token, pos_embed',
+    deviations=('imagenet-precision',))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -29,4 +34,6 @@ model = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='RMSprop', lr=1e-3, weight_decay=1e-8))
+    optimizer=dict(type='RMSprop', lr=1e-3, weight_decay=1e-8),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_keys=('cls_token', 'pos_embed')))

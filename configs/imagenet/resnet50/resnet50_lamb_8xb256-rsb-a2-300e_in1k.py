@@ -2,6 +2,8 @@
 # optimizer zoos. Do not edit: change the tables and run  python tools/gen_configs.py
 # R-50 + LAMB on ImageNet-1K (224x224), "RSB A2" recipe, 300 epochs, 8 GPUs x 256 images.
 # lr / weight decay: ResNet strikes back A2 (Wightman et al., 2021), batch 2048.
+# Recipe values: openmixup/configs/classification/imagenet/mixups/rsb_a2/r50_rsb_a2_CE_sigm_mix0_1_c
+#   ut1_0_4xb256_accu2_fp16.py; deviations: docs/fidelity.md.
 _base_ = [
     '../../_base_/datasets/imagenet_bs256_rsb_a2_224.py',
     '../../_base_/schedules/imagenet_rsb_a2_300e.py',
@@ -14,7 +16,10 @@ bocb = dict(
     recipe='RSB A2',
     dataset='imagenet',
     input_size=224,
-    hparams_from='published')
+    hparams_from='published',
+    official='openmixup/configs/classification/imagenet/mixups/rsb_a2/r50_rsb_a2_CE_sigm_mix0_1_cut1_0_4xb256_accu2_fp16.py',
+    param_groups='bocb: no decay or trust-ratio adaptation on norm, bias',
+    deviations=('imagenet-precision', 'imagenet-syncbn'))
 
 model = dict(
     type='mmpretrain.ImageClassifier',
@@ -30,4 +35,6 @@ model = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='bocb_mm.LAMB', lr=5e-3, weight_decay=2e-2))
+    optimizer=dict(type='bocb_mm.LAMB', lr=5e-3, weight_decay=2e-2),
+    constructor='bocb_mm.BOCBOptimWrapperConstructor',
+    paramwise_cfg=dict())
