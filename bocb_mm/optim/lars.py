@@ -9,7 +9,8 @@ Reference code:
     (``timm.optim.Lars``; LARC clipping as in https://github.com/NVIDIA/apex
     ``apex.parallel.LARC``).
 
-One step, where the adaptation applies only if ``weight_decay != 0`` or ``always_adapt``:
+One step, where the adaptation applies only if ``trust_ratio`` and (``weight_decay != 0`` or
+``always_adapt``); with ``trust_ratio=False`` LARS is SGD with an L2 term (``r = 1``):
 
 .. code-block:: text
 
@@ -50,6 +51,9 @@ class LARS(Optimizer):
         eps: Added to the trust-ratio denominator, ``>= 0``.
         trust_clip: Clip the adapted learning rate at ``lr`` (LARC).
         always_adapt: Apply the trust ratio also to parameters with ``weight_decay == 0``.
+        trust_ratio: Apply the layer-wise trust ratio at all (default, timm and the BOCB
+            release's detection copy). ``False``: no adaptation anywhere, the BOCB release's
+            classification LARS default (``none_zero=False``); docs/fidelity.md.
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
@@ -65,6 +69,7 @@ class LARS(Optimizer):
                  eps: float = 1e-8,
                  trust_clip: bool = False,
                  always_adapt: bool = False,
+                 trust_ratio: bool = True,
                  foreach: bool | None = None) -> None:
         check_nonneg('lr', lr)
         check_unit_interval('momentum', momentum)
@@ -79,7 +84,7 @@ class LARS(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, trust_coeff=trust_coeff,
                         eps=eps, trust_clip=trust_clip, always_adapt=always_adapt,
-                        foreach=foreach)
+                        trust_ratio=trust_ratio, foreach=foreach)
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -88,6 +93,7 @@ class LARS(Optimizer):
             group.setdefault('nesterov', False)
             group.setdefault('trust_clip', False)
             group.setdefault('always_adapt', False)
+            group.setdefault('trust_ratio', True)
             group.setdefault('foreach', None)
 
     @torch.no_grad()
@@ -115,7 +121,8 @@ class LARS(Optimizer):
             kwargs = dict(lr=group['lr'], momentum=momentum, dampening=group['dampening'],
                           weight_decay=group['weight_decay'], nesterov=group['nesterov'],
                           trust_coeff=group['trust_coeff'], eps=group['eps'],
-                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'])
+                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'],
+                          trust_ratio=group['trust_ratio'])
             grads = [p.grad for p in params]
             if use_foreach(group['foreach'], params):
                 buckets: dict[tuple, list[int]] = {}
@@ -148,10 +155,13 @@ def _trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay: flo
 def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None],
                         *, lr: float, momentum: float, dampening: float, weight_decay: float,
                         nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
-                        always_adapt: bool) -> None:
+                        always_adapt: bool, trust_ratio: bool = True) -> None:
     for i, p in enumerate(params):
         grad = grads[i]
-        if weight_decay != 0 or always_adapt:
+        if not trust_ratio:
+            if weight_decay != 0:
+                grad = grad.add(p, alpha=weight_decay)
+        elif weight_decay != 0 or always_adapt:
             w_norm, g_norm = torch._foreach_norm([p, grad])
             ratio = _trust_ratio(w_norm, g_norm, lr=lr, weight_decay=weight_decay,
                                  trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
@@ -169,8 +179,11 @@ def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Te
 def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *,
                        lr: float, momentum: float, dampening: float, weight_decay: float,
                        nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
-                       always_adapt: bool) -> None:
-    if weight_decay != 0 or always_adapt:
+                       always_adapt: bool, trust_ratio: bool = True) -> None:
+    if not trust_ratio:
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    elif weight_decay != 0 or always_adapt:
         w_norms = torch.stack(torch._foreach_norm(params))
         g_norms = torch.stack(torch._foreach_norm(grads))
         ratios = _trust_ratio(w_norms, g_norms, lr=lr, weight_decay=weight_decay,
