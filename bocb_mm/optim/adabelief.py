@@ -38,7 +38,7 @@ printed, and half-precision parameters are updated in their own dtype.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -46,13 +46,14 @@ from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import check_betas, check_nonneg, params_with_grad, use_foreach
+from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, params_with_grad,
+                     use_foreach)
 
 __all__ = ['AdaBelief']
 
 
 @OPTIMIZERS.register_module()
-class AdaBelief(Optimizer):
+class AdaBelief(CheckedOptimizer):
     """AdaBelief (Zhuang et al., NeurIPS 2020), with the official 0.2.x defaults.
 
     Args:
@@ -87,14 +88,18 @@ class AdaBelief(Optimizer):
                  degenerated_to_sgd: bool = True,
                  *,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=as_tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, weight_decouple=weight_decouple, fixed_decay=fixed_decay,
                         rectify=rectify, degenerated_to_sgd=degenerated_to_sgd, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'])
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -29,21 +29,21 @@ Differences from the official code, none of which changes a trajectory:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import check_betas, check_nonneg, check_unit_interval, params_with_grad, use_foreach
+from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, check_unit_interval,
+                     params_with_grad, use_foreach)
 
 __all__ = ['AdaBound']
 
 
 @OPTIMIZERS.register_module()
-class AdaBound(Optimizer):
+class AdaBound(CheckedOptimizer):
     """AdaBound / AMSBound (Luo et al., ICLR 2019).
 
     Args:
@@ -72,15 +72,19 @@ class AdaBound(Optimizer):
                  amsbound: bool = False,
                  *,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas)
-        check_nonneg('final_lr', final_lr)
-        check_unit_interval('gamma', gamma, open_left=True)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), final_lr=final_lr, gamma=gamma, eps=eps,
+        defaults = dict(lr=lr, betas=as_tuple(betas), final_lr=final_lr, gamma=gamma, eps=eps,
                         weight_decay=weight_decay, amsbound=amsbound, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'])
+        check_nonneg('final_lr', group['final_lr'])
+        check_unit_interval('gamma', group['gamma'], open_left=True)
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group and record its current lr as ``base_lr`` (the bounds' reference)."""

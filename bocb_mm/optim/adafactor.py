@@ -42,15 +42,15 @@ a float32 copy with float32 state, as in fairseq.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import check_nonneg, check_positive, check_unit_interval, params_with_grad, use_foreach
+from ._utils import (CheckedOptimizer, as_tuple, check_nonneg, check_number, check_positive,
+                     check_unit_interval, params_with_grad, use_foreach)
 
 __all__ = ['Adafactor']
 
@@ -59,7 +59,7 @@ Scale = Union[float, Tensor]
 
 
 @OPTIMIZERS.register_module()
-class Adafactor(Optimizer):
+class Adafactor(CheckedOptimizer):
     """Adafactor (Shazeer & Stern, ICML 2018) with fairseq's semantics.
 
     Args:
@@ -97,18 +97,32 @@ class Adafactor(Optimizer):
                  warmup_init: bool = False,
                  *,
                  foreach: bool | None = None) -> None:
+        if relative_step is None:
+            relative_step = lr is None
+        defaults = dict(lr=lr, eps=as_tuple(eps), clip_threshold=clip_threshold,
+                        decay_rate=decay_rate, beta1=beta1, weight_decay=weight_decay,
+                        scale_parameter=scale_parameter, relative_step=relative_step,
+                        warmup_init=warmup_init, foreach=foreach)
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        lr, eps = group['lr'], group['eps']
         if lr is not None:
             check_nonneg('lr', lr)
-        if len(eps) != 2:
+        if isinstance(eps, (str, bytes)) or not isinstance(eps, Sequence) or len(eps) != 2:
             raise ValueError(f'Invalid eps: {eps!r}; expected two values (eps_1, eps_2) >= 0')
         check_nonneg('eps[0]', eps[0])
         check_nonneg('eps[1]', eps[1])
-        check_positive('clip_threshold', clip_threshold)
-        if not decay_rate <= 0.0:
-            raise ValueError(f'Invalid decay_rate: {decay_rate!r}; expected decay_rate <= 0')
-        if beta1 is not None:
-            check_unit_interval('beta1', beta1)
-        check_nonneg('weight_decay', weight_decay)
+        check_positive('clip_threshold', group['clip_threshold'])
+        if not check_number('decay_rate', group['decay_rate']) <= 0.0:
+            raise ValueError(f'Invalid decay_rate: {group["decay_rate"]!r}; expected '
+                             'decay_rate <= 0')
+        if group['beta1'] is not None:
+            check_unit_interval('beta1', group['beta1'])
+        check_nonneg('weight_decay', group['weight_decay'])
+        relative_step = group['relative_step']
         if relative_step is None:
             relative_step = lr is None
         if relative_step and lr is not None:
@@ -116,13 +130,8 @@ class Adafactor(Optimizer):
                              'relative_step=False (or None)')
         if not relative_step and lr is None:
             raise ValueError('Invalid lr: None with relative_step=False; expected lr >= 0')
-        if warmup_init and not relative_step:
+        if group['warmup_init'] and not relative_step:
             raise ValueError('Invalid warmup_init: True needs the relative step (lr=None)')
-        defaults = dict(lr=lr, eps=tuple(eps), clip_threshold=clip_threshold,
-                        decay_rate=decay_rate, beta1=beta1, weight_decay=weight_decay,
-                        scale_parameter=scale_parameter, relative_step=relative_step,
-                        warmup_init=warmup_init, foreach=foreach)
-        super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -18,20 +18,19 @@ The projection is selected on device (no host sync), with the official numbers.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import (check_betas, check_nonneg, check_positive, check_unit_interval,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
+                                  check_positive, check_unit_interval, params_with_grad, use_foreach)
 from bocb_mm.optim.sgdp import Params, decay_factor, project_radial
 from bocb_mm.registry import OPTIMIZERS
 
 
 @OPTIMIZERS.register_module()
-class AdamP(Optimizer):
+class AdamP(CheckedOptimizer):
     """Adam with projection for scale-invariant weights (AdamP).
 
     Args:
@@ -58,15 +57,19 @@ class AdamP(Optimizer):
                  wd_ratio: float = 0.1,
                  nesterov: bool = False,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas, 2)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        check_positive('delta', delta)
-        check_unit_interval('wd_ratio', wd_ratio, closed_right=True)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=as_tuple(betas), eps=eps, weight_decay=weight_decay,
                         delta=delta, wd_ratio=wd_ratio, nesterov=nesterov, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'], 2)
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
+        check_positive('delta', group['delta'])
+        check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

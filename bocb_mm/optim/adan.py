@@ -28,20 +28,20 @@ Global clipping (``max_grad_norm > 0``) multiplies every gradient by
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import check_betas, check_nonneg, params_with_grad, use_foreach
+from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
+                                  params_with_grad, use_foreach)
 from bocb_mm.registry import OPTIMIZERS
 
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class Adan(Optimizer):
+class Adan(CheckedOptimizer):
     """Adan optimizer.
 
     Args:
@@ -68,14 +68,18 @@ class Adan(Optimizer):
                  max_grad_norm: float = 0.0,
                  no_prox: bool = False,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas, 3)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        check_nonneg('max_grad_norm', max_grad_norm)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=as_tuple(betas), eps=eps, weight_decay=weight_decay,
                         max_grad_norm=max_grad_norm, no_prox=no_prox, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'], 3)
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
+        check_nonneg('max_grad_norm', group['max_grad_norm'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

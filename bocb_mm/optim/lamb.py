@@ -26,20 +26,20 @@ gradient norm is computed over all parameter groups on device, without a host sy
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import (check_betas, check_nonneg, params_with_grad, use_foreach)
+from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
+                                  params_with_grad, use_foreach)
 from bocb_mm.registry import OPTIMIZERS
 
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class LAMB(Optimizer):
+class LAMB(CheckedOptimizer):
     """LAMB optimizer (NVLAMB: global gradient clipping, decoupled trust ratio).
 
     Args:
@@ -71,17 +71,21 @@ class LAMB(Optimizer):
                  trust_clip: bool = False,
                  always_adapt: bool = False,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas, 2)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        if max_grad_norm is not None:
-            check_nonneg('max_grad_norm', max_grad_norm)
-        defaults = dict(lr=lr, bias_correction=bias_correction, betas=tuple(betas), eps=eps,
+        defaults = dict(lr=lr, bias_correction=bias_correction, betas=as_tuple(betas), eps=eps,
                         weight_decay=weight_decay, grad_averaging=grad_averaging,
                         max_grad_norm=max_grad_norm, trust_clip=trust_clip,
                         always_adapt=always_adapt, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'], 2)
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
+        if group['max_grad_norm'] is not None:
+            check_nonneg('max_grad_norm', group['max_grad_norm'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

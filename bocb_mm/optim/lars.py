@@ -23,13 +23,12 @@ One step, where the adaptation applies only if ``trust_ratio`` and (``weight_dec
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import (check_nonneg, check_positive, check_unit_interval,
+from bocb_mm.optim._utils import (CheckedOptimizer, check_positive, check_sgd_hparams,
                                   params_with_grad, use_foreach)
 from bocb_mm.registry import OPTIMIZERS
 
@@ -37,7 +36,7 @@ Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class LARS(Optimizer):
+class LARS(CheckedOptimizer):
     """LARS optimizer (SGD with layer-wise trust ratio; LARC with ``trust_clip``).
 
     Args:
@@ -71,21 +70,22 @@ class LARS(Optimizer):
                  always_adapt: bool = False,
                  trust_ratio: bool = True,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_unit_interval('momentum', momentum)
-        check_unit_interval('dampening', dampening, closed_right=True)
-        check_nonneg('weight_decay', weight_decay)
-        check_positive('trust_coeff', trust_coeff)
-        check_nonneg('eps', eps)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(f'Invalid nesterov: {nesterov!r}; nesterov momentum needs '
-                             f'momentum > 0 (got {momentum!r}) and dampening == 0 '
-                             f'(got {dampening!r})')
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, trust_coeff=trust_coeff,
                         eps=eps, trust_clip=trust_clip, always_adapt=always_adapt,
                         trust_ratio=trust_ratio, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_sgd_hparams(group)
+        check_positive('trust_coeff', group['trust_coeff'])
+        momentum, dampening = group['momentum'], group['dampening']
+        if group['nesterov'] and (momentum <= 0 or dampening != 0):
+            raise ValueError(f'Invalid nesterov: {group["nesterov"]!r}; nesterov momentum needs '
+                             f'momentum > 0 (got {momentum!r}) and dampening == 0 '
+                             f'(got {dampening!r})')
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -19,20 +19,20 @@ One step (Algorithm 2 of the paper, decoupled weight decay):
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import check_betas, check_nonneg, params_with_grad, use_foreach
+from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
+                                  params_with_grad, use_foreach)
 from bocb_mm.registry import OPTIMIZERS
 
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class Lion(Optimizer):
+class Lion(CheckedOptimizer):
     """Lion optimizer.
 
     Args:
@@ -51,11 +51,15 @@ class Lion(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas, 2)
-        check_nonneg('weight_decay', weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, foreach=foreach)
+        defaults = dict(lr=lr, betas=as_tuple(betas), weight_decay=weight_decay, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'], 2)
+        check_nonneg('weight_decay', group['weight_decay'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -26,15 +26,15 @@ scalar state lives in float32 for half-precision parameters and in the parameter
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import check_betas, check_nonneg, params_with_grad, use_foreach
+from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, params_with_grad,
+                     use_foreach)
 
 __all__ = ['NovoGrad']
 
@@ -44,7 +44,7 @@ def _scalar_dtype(p: Tensor) -> torch.dtype:
 
 
 @OPTIMIZERS.register_module()
-class NovoGrad(Optimizer):
+class NovoGrad(CheckedOptimizer):
     """NovoGrad as NVIDIA's reference (timm ``NvNovoGrad``).
 
     Args:
@@ -72,13 +72,17 @@ class NovoGrad(Optimizer):
                  amsgrad: bool = False,
                  *,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas)
-        check_nonneg('eps', eps)
-        check_nonneg('weight_decay', weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=as_tuple(betas), eps=eps, weight_decay=weight_decay,
                         grad_averaging=grad_averaging, amsgrad=amsgrad, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'])
+        check_nonneg('eps', group['eps'])
+        check_nonneg('weight_decay', group['weight_decay'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -25,14 +25,13 @@ the same numbers without a sync.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from bocb_mm.optim._utils import (check_nonneg, check_positive, check_unit_interval,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._utils import (CheckedOptimizer, check_positive, check_sgd_hparams,
+                                  check_unit_interval, params_with_grad, use_foreach)
 from bocb_mm.registry import OPTIMIZERS
 
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
@@ -85,7 +84,7 @@ def decay_factor(param: Tensor, projected: Tensor, plain: float, reduced: float)
 
 
 @OPTIMIZERS.register_module()
-class SGDP(Optimizer):
+class SGDP(CheckedOptimizer):
     """SGD with momentum and projection for scale-invariant weights (SGDP).
 
     Args:
@@ -115,17 +114,17 @@ class SGDP(Optimizer):
                  delta: float = 0.1,
                  wd_ratio: float = 0.1,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_unit_interval('momentum', momentum)
-        check_unit_interval('dampening', dampening, closed_right=True)
-        check_nonneg('weight_decay', weight_decay)
-        check_nonneg('eps', eps)
-        check_positive('delta', delta)
-        check_unit_interval('wd_ratio', wd_ratio, closed_right=True)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, eps=eps, delta=delta,
                         wd_ratio=wd_ratio, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_sgd_hparams(group)
+        check_positive('delta', group['delta'])
+        check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -27,7 +27,7 @@ value; ``step(bs=...)`` still overrides it for one step.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -35,13 +35,14 @@ from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import check_betas, check_nonneg, check_positive, params_with_grad, use_foreach
+from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, check_positive,
+                     params_with_grad, use_foreach)
 
 __all__ = ['SophiaG']
 
 
 @OPTIMIZERS.register_module()
-class SophiaG(Optimizer):
+class SophiaG(CheckedOptimizer):
     """SophiaG (Liu et al., 2023), official semantics and defaults.
 
     Args:
@@ -71,15 +72,19 @@ class SophiaG(Optimizer):
                  bs: float = 5120,
                  eps: float = 1e-15,
                  foreach: bool | None = None) -> None:
-        check_nonneg('lr', lr)
-        check_betas(betas)
-        check_positive('rho', rho)
-        check_nonneg('weight_decay', weight_decay)
-        check_positive('bs', bs)
-        check_nonneg('eps', eps)
-        defaults = dict(lr=lr, betas=tuple(betas), rho=rho, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=as_tuple(betas), rho=rho, weight_decay=weight_decay,
                         maximize=maximize, bs=bs, eps=eps, foreach=foreach)
         super().__init__(params, defaults)
+
+    @staticmethod
+    def check_hparams(group: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
+        check_nonneg('lr', group['lr'])
+        check_betas(group['betas'])
+        check_positive('rho', group['rho'])
+        check_nonneg('weight_decay', group['weight_decay'])
+        check_positive('bs', group['bs'])
+        check_nonneg('eps', group['eps'])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
