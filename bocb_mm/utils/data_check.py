@@ -18,6 +18,9 @@ CONVERT_HINT = ('convert it with  python tools/model_converters/bocb_to_transfer
                 "the ImageNet stem's 7x7 and lists what does not fit; docs/transfer.md, "
                 '"Converting a checkpoint")')
 
+_COCO_HOW = ('see docs/datasets.md ("COCO 2017"), or write a small synthetic one with  python '
+             'tools/dataset_converters/prepare_coco.py --synthetic 8 4 --out DIR; the bocb_mm '
+             'COCO configs read the root from the environment: BOCB_COCO_ROOT=/path/to/coco')
 # What each dataset class expects on disk, and how to get it (see docs/datasets.md).
 _HOW_TO_GET = {
     'CIFAR100': ('<data_root>/cifar-100-python/{train,test,meta} (the python pickles)',
@@ -28,13 +31,9 @@ _HOW_TO_GET = {
     'ImageNet': ('<data_root>/{train,val}/<class>/*.JPEG and meta/{train,val}.txt',
                  'see docs/datasets.md ("ImageNet-1K")'),
     'CocoDataset': ('<data_root>/annotations/instances_{train,val}2017.json and '
-                    '<data_root>/{train,val}2017/*.jpg',
-                    'see docs/datasets.md ("COCO"); the bocb_mm COCO configs read the root from '
-                    'the environment: BOCB_COCO_ROOT=/path/to/coco'),
+                    '<data_root>/{train,val}2017/*.jpg', _COCO_HOW),
     'CocoDataset@mmpose': ('<data_root>/annotations/person_keypoints_{train,val}2017.json and '
-                           '<data_root>/{train,val}2017/*.jpg',
-                           'see docs/datasets.md ("COCO"); the bocb_mm COCO configs read the '
-                           'root from the environment: BOCB_COCO_ROOT=/path/to/coco'),
+                           '<data_root>/{train,val}2017/*.jpg', _COCO_HOW),
 }
 
 
@@ -84,7 +83,7 @@ def check_data_roots(cfg: Any, loaders: tuple[str, ...] = TRAIN_LOADERS,
         if not missing and bbox_file and not Path(bbox_file).exists():
             raise DataNotFoundError(
                 f'{key}: person detection results not found at {bbox_file} (TopDown evaluates '
-                'on detected person boxes). Get them as docs/datasets.md ("COCO") says, or '
+                'on detected person boxes). Get them as docs/datasets.md ("COCO 2017") says, or '
                 f'evaluate on ground-truth boxes: --cfg-options {key}.dataset.bbox_file=None')
         if not missing:
             continue
