@@ -45,6 +45,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 from torch.optim import Optimizer
 
+from bocb_mm.optim.cards import fmt_value
 from bocb_mm.optim.zoo import study_hparams
 from bocb_mm.registry import HOOKS
 
@@ -92,7 +93,7 @@ class ConventionError(ValueError):
 
 
 def _num(x: float) -> str:
-    return f'{x:g}'
+    return fmt_value(float(x))  # as the paper and the cards write numbers: 5e-4, 0.05
 
 
 # ---------------------------------------------------------------------------------------------
