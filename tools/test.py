@@ -6,7 +6,8 @@
 Only the test loader's data is checked and the model's ``Pretrained`` init is not needed (the
 checkpoint holds the whole model). ``--show-dir`` turns on the config's visualization hook as
 mmdet's / mmpose's / mmpretrain's own ``tools/test.py`` do: the drawn predictions go to
-``<work_dir>/<timestamp>/<DIR>`` (an absolute DIR is used as it is). A test that yields no
+``<work_dir>/<timestamp>/<DIR>`` (mmdet, mmpose) or ``<work_dir>/<DIR>`` (mmpretrain); an
+absolute DIR is used as it is. A test that yields no
 metric (a detector whose scores all fall under ``model.test_cfg.score_thr``: mmdet logs "The
 testing results of the whole dataset is empty") exits with status 1.
 """
@@ -27,9 +28,6 @@ import bocb_mm  # noqa: E402,F401
 from bocb_mm.utils.data_check import (TEST_LOADERS, DataNotFoundError,  # noqa: E402
                                       check_data_roots)
 
-# hook types whose switch is ``enable`` / ``out_dir`` (mmpose, mmpretrain); mmdet's
-# DetVisualizationHook has ``draw`` / ``test_out_dir`` and its own helper
-_ENABLE_HOOKS = ('PoseVisualizationHook', 'VisualizationHook')
 NO_METRICS = ('the test produced no metric: the evaluator had nothing to score (for a detector '
               'after a short run, every score under model.test_cfg.score_thr; mmdet then logs '
               '"The testing results of the whole dataset is empty"). Train longer, or for a '
@@ -45,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='directory for the evaluation logs')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--show-dir', help='draw the predictions on the test images into this '
-                        'folder (relative to <work_dir>/<timestamp>/, as in mmdet / mmpose)')
+                        'folder (relative to <work_dir>/<timestamp>/ as in mmdet / mmpose; '
+                        '<work_dir>/ for mmpretrain configs)')
     parser.add_argument('--interval', type=int, default=1,
                         help='with --show-dir: draw every N-th image (mmpose, mmpretrain)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -63,7 +62,8 @@ def enable_show_dir(cfg: Config, show_dir: str, interval: int = 1) -> None:
 
     Args:
         cfg: the test config (``default_hooks.visualization``).
-        show_dir: the output folder (relative to ``<work_dir>/<timestamp>``, or absolute).
+        show_dir: the output folder (relative to ``<work_dir>/<timestamp>`` for mmdet's and
+            mmpose's hooks, to ``<work_dir>`` for mmpretrain's, or absolute).
         interval: draw every ``interval``-th test image (mmpose / mmpretrain hooks).
 
     Raises:
@@ -77,8 +77,10 @@ def enable_show_dir(cfg: Config, show_dir: str, interval: int = 1) -> None:
         from mmdet.engine.hooks.utils import trigger_visualization_hook
         trigger_visualization_hook(
             cfg, argparse.Namespace(show=False, show_dir=show_dir, wait_time=0))
-    elif hook_type in _ENABLE_HOOKS:
+    elif hook_type == 'PoseVisualizationHook':  # it prefixes <work_dir>/<timestamp> itself
         hook.update(enable=True, out_dir=show_dir, interval=interval)
+    elif hook_type == 'VisualizationHook':  # mmpretrain's writes where it is told
+        hook.update(enable=True, out_dir=osp.join(cfg.work_dir, show_dir), interval=interval)
     else:
         raise ValueError(f'--show-dir: unknown visualization hook {hook_type!r}')
 
