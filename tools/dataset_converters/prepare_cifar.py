@@ -5,8 +5,12 @@
     # or unpack an archive you already have
     python tools/dataset_converters/prepare_cifar.py --out data/cifar100 \
         --from-archive ~/Downloads/cifar-100-python.tar.gz
-    # or write a tiny synthetic set in the same format (tests, demo, smoke runs)
+    # or write a tiny synthetic set in the same format (tests, demo, smoke runs); without
+    # --out it goes to data/cifar100_synthetic, never to the real set's data/cifar100
     python tools/dataset_converters/prepare_cifar.py --out data/cifar100_tiny --synthetic 40 20
+
+No command replaces a folder that already holds a data set (official, synthetic or partial): it
+stops and names the folder; ``--force`` overwrites it.
 
 Layout produced (what mmpretrain's ``CIFAR100`` reads)::
 
@@ -29,6 +33,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from bocb_mm.utils.fileio import refuse_overwrite  # noqa: E402
 
 # The official archives and the MD5 sums mmpretrain's CIFAR classes check.
 ARCHIVES = {
@@ -95,31 +100,66 @@ def extract(archive: str, out: str, dataset: str, check_md5: bool = True) -> Non
     print(f'Unpacked {archive} -> {osp.join(out, spec["folder"])}')
 
 
+SYNTHETIC_ROOT = osp.join('data', 'cifar100_synthetic')
+
+
+def count(text: str) -> int:
+    """An argparse type: an image count >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} images: a split needs at least 1')
+    return value
+
+
+def default_out(args: argparse.Namespace) -> str:
+    """``--out``, else the data set's default root; a synthetic set never defaults onto the real
+    set's root (data/cifar100), where the configs look for the official CIFAR-100."""
+    if args.out:
+        return args.out
+    return SYNTHETIC_ROOT if args.synthetic else osp.join('data', args.dataset)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--dataset', choices=sorted(ARCHIVES), default='cifar100')
     parser.add_argument('--out', default=None,
-                        help='data root (default: data/cifar100 or data/cifar10)')
+                        help='data root (default: data/cifar100 or data/cifar10; '
+                             f'{SYNTHETIC_ROOT} with --synthetic)')
     src = parser.add_mutually_exclusive_group()
     src.add_argument('--from-archive', metavar='PATH',
                      help='unpack this cifar-*-python.tar.gz instead of downloading')
-    src.add_argument('--synthetic', nargs=2, type=int, metavar=('N_TRAIN', 'N_TEST'),
+    src.add_argument('--synthetic', nargs=2, type=count, metavar=('N_TRAIN', 'N_TEST'),
                      help='write a random CIFAR-100 of this size in the official format')
     src.add_argument('--check', action='store_true',
                      help='only check that <out> holds the official files')
     parser.add_argument('--no-check', action='store_true',
                         help='skip the MD5 check of the archive')
     parser.add_argument('--seed', type=int, default=0, help='seed of --synthetic')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite <out>/cifar-*-python even if it already holds a data set')
     return parser.parse_args(argv)
+
+
+def guard(folder: str, force: bool, what: str) -> None:
+    """Stop (exit 1, naming ``folder`` and ``--force``) before replacing a data set."""
+    try:
+        refuse_overwrite(folder, force, what)
+    except FileExistsError as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    out = args.out or osp.join('data', args.dataset)
+    out = default_out(args)
     spec = ARCHIVES[args.dataset]
+    folder = osp.join(out, spec['folder'])
     if args.synthetic:
         if args.dataset != 'cifar100':
             raise SystemExit('error: --synthetic writes CIFAR-100 only')
+        guard(folder, args.force, 'a synthetic CIFAR-100')
         from bocb_mm.datasets.cifar_writer import random_cifar
         folder = random_cifar(out, *args.synthetic, seed=args.seed)
         print(f'Wrote a synthetic CIFAR-100 ({args.synthetic[0]} train / {args.synthetic[1]} '
@@ -132,8 +172,9 @@ def main(argv=None) -> int:
         print('OK' if not bad else f'{len(bad)} file(s) differ')
         return int(bool(bad))
     if not verify(out, args.dataset):
-        print(f'{osp.join(out, spec["folder"])} already holds the official {args.dataset}')
+        print(f'{folder} already holds the official {args.dataset}')
         return 0
+    guard(folder, args.force, f'the official {args.dataset}')
     if args.from_archive:
         extract(args.from_archive, out, args.dataset, check_md5=not args.no_check)
     else:

@@ -17,6 +17,10 @@ tool is for the other cases:
   padded kernel computes the same filter, at the target's stride);
 * smaller files: only the backbone is kept (no head, optimizer state or message hub).
 
+DST must not be SRC (the same file once links are resolved): the tool refuses, since the
+training checkpoint would be lost. DST is written to a temporary file next to it and renamed into
+place, so an interrupted conversion never leaves a half-written DST.
+
 With ``--config`` the backbone of that transfer config is built and every source tensor is
 checked against it: the tool prints how many target tensors are filled, which are missing, which
 source keys are dropped (absent from the target, e.g. VGG's classifier, or of another shape), and
@@ -25,7 +29,6 @@ stops if fewer than ``--min-match`` of the target's tensors would be loaded.
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
 from collections import OrderedDict
@@ -35,6 +38,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
+from bocb_mm.utils.fileio import atomic_write, refuse_same_file  # noqa: E402
 
 PREFIX = 'backbone.'
 
@@ -135,7 +139,13 @@ def target_backbone_state(config: str, cfg_options: dict | None = None
 
 def convert(src: str, dst: str, config: str | None = None, src_prefix: str = PREFIX,
             min_match: float = 0.5, verbose: bool = True) -> dict[str, Any]:
-    """Write ``dst``: ``{'state_dict': {backbone.*: tensor}, 'meta': {...}}``; return the report."""
+    """Write ``dst``: ``{'state_dict': {backbone.*: tensor}, 'meta': {...}}``; return the report.
+
+    Raises:
+        ValueError: ``dst`` is ``src``, no key has ``src_prefix``, or too little of the target
+            backbone would be loaded.
+    """
+    refuse_same_file(src, dst, what='output checkpoint')
     state = extract_backbone(load_state_dict(src), src_prefix)
     report: dict[str, Any] = dict(loaded=list(state), padded=[], missing=[], dropped={})
     if config:
@@ -158,10 +168,9 @@ def convert(src: str, dst: str, config: str | None = None, src_prefix: str = PRE
             raise ValueError(f'only {frac:.0%} of the target backbone of {config} would be '
                              f'loaded from {src} (< {min_match:.0%}): wrong --src-prefix or '
                              'another architecture?')
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'state_dict': state,
-                'meta': dict(source=osp.abspath(src), config=config, src_prefix=src_prefix,
-                             padded=report['padded'])}, dst)
+    out = {'state_dict': state, 'meta': dict(source=osp.abspath(src), config=config,
+                                             src_prefix=src_prefix, padded=report['padded'])}
+    atomic_write(dst, lambda tmp: torch.save(out, tmp))
     if verbose:
         print(f'wrote {len(state)} tensors to {dst}')
     return report
