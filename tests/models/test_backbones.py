@@ -123,6 +123,7 @@ def test_reparameterisation_is_exact(name, randomise, MODELS):
     layer scales and GRN parameters (huge activations after 20 plain layers), checking the
     algebra apart from float32 rounding.
     """
+    torch.manual_seed(0)
     info = get_backbone_info(name)
     backbone = MODELS.build(info.backbone_cfg())
     backbone.init_weights()
@@ -145,7 +146,11 @@ def test_reparameterisation_is_exact(name, randomise, MODELS):
         backbone.switch_to_deploy()
         after = backbone(x)[-1]
     assert sum(p.numel() for p in backbone.parameters()) < train_params
-    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-5)
+    # float32: rounding through ~20 fused layers reaches 1.2-2.2e-5 of the output's scale with
+    # RepVGG-A1 on a 2-core x86 CPU (5 seeds); an algebra error would be O(1) of it, and the
+    # float64 case checks the algebra to 1e-4 absolute
+    atol = 1e-4 if randomise else 5e-5 * before.abs().max().item()
+    torch.testing.assert_close(after, before, atol=atol, rtol=1e-5)
     # building the deploy form directly gives the same architecture
     deployed = MODELS.build(dict(info.backbone_cfg(), **info.deploy_overrides))
     assert set(deployed.state_dict()) == set(backbone.state_dict())
