@@ -157,5 +157,5 @@ def test_transfer_runs_are_keyed_by_paper_column(tmp_path: Path) -> None:
     runs = plan_grid(configs, str(tmp_path), backbones=['R-50'])
     det = {r.backbone for r in runs if r.dataset == 'coco-det'}
     assert {'det:R-50 (SGD)', 'det:R-50 (LARS)', 'det:R-50 (Adan)'} <= det
-    assert {r.backbone for r in runs if r.dataset == 'coco-pose'} == {'pose:R-50 (SGD)'}
+    assert 'pose:R-50 (SGD)' in {r.backbone for r in runs if r.dataset == 'coco-pose'}
     assert len({r.work_dir for r in runs}) == len(runs)
