@@ -16,7 +16,9 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
 import bocb_mm  # noqa: E402,F401  (stack fixes + registries)
+from bocb_mm.optim.config_check import OptimConfigError, check_optim_cfg  # noqa: E402
 from bocb_mm.utils import DataNotFoundError, check_data_roots  # noqa: E402
+from bocb_mm.utils.resume import ResumeError, prepare_resume  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,9 +87,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    try:
+    try:  # what would otherwise fail after the data set and the model are built
+        check_optim_cfg(cfg)
         check_data_roots(cfg)
-    except DataNotFoundError as err:
+        prepare_resume(cfg, log=lambda msg: print(f'warning: {msg}', file=sys.stderr))
+    except (OptimConfigError, DataNotFoundError, ResumeError) as err:
         sys.exit(f'error: {err}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

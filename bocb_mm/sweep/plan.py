@@ -13,6 +13,8 @@ from typing import Iterable, Sequence
 
 from mmengine.config import Config
 
+from bocb_mm.optim.config_check import OptimConfigError, check_optim_cfg
+
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -31,9 +33,9 @@ class Run:
         return f'{osp.splitext(osp.basename(self.config))[0]}/seed{self.seed}'
 
 
-def read_identity(config: str) -> dict:
-    """The ``bocb`` identity dict of a config (empty when the config has none)."""
-    cfg = Config.fromfile(config)
+def read_identity(config: str | Config) -> dict:
+    """The ``bocb`` identity dict of a config file or loaded config (empty when it has none)."""
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
     return dict(cfg.get('bocb', {}) or {})
 
 
@@ -79,7 +81,12 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
     """
     runs = []
     for config in configs:
-        ident = read_identity(config)
+        cfg = Config.fromfile(config)
+        try:  # a misspelled optimizer fails the plan, not each run after its data and model
+            check_optim_cfg(cfg)
+        except OptimConfigError as err:
+            raise OptimConfigError(f'{config}: {err}') from None
+        ident = read_identity(cfg)
         if not ((_matches(ident.get('backbone', ''), backbones)
                  or _matches(ident.get('column', ''), backbones))
                 and _matches(ident.get('optimizer', ''), optimizers)):
