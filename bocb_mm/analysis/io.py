@@ -343,20 +343,44 @@ def _load_wide(frame: pd.DataFrame, header: List[str]) -> ResultSet:
     backbones = [c for c in frame.columns[1:]]
     if any(b == '' or b.startswith('Unnamed:') for b in backbones):
         raise BocbInputError('a backbone column of the wide table has no name')
-    rows = []
+    rows, empty = [], []
     for b in backbones:
         labels = [f'row {o!r}, column {b!r}' for o in frame[opt_col]]
         vals = _numeric(frame[b], f'value in column {b!r}', labels)
         ok = vals.notna().to_numpy()
+        empty += [lab for lab, k in zip(labels, ok) if not k]
         _check_range(vals[ok], 'top1', [lab for lab, k in zip(labels, ok) if k])
         rows.append(pd.DataFrame({'backbone': b, 'optimizer': frame[opt_col][ok].to_numpy(),
                                   'seed': '0', 'top1': vals[ok].to_numpy()}))
     runs = pd.concat(rows, ignore_index=True)
     if runs.empty:
         raise BocbInputError('the wide table has no numeric values')
+    dropped: Dict[str, int] = {}
+    if empty:  # as the long format: say which results are missing, then leave them out
+        dropped['empty cell'] = len(empty)
+        more = '' if len(empty) <= 5 else f' and {len(empty) - 5} more'
+        warnings.warn(f'{len(empty)} empty cell(s) of the wide table left out (no result): '
+                      f'{"; ".join(empty[:5])}{more}', stacklevel=3)
     optimizers = list(frame[opt_col])
     return ResultSet(runs, 'wide', backbones=backbones,
-                     optimizers=[o for o in optimizers if o in set(runs['optimizer'])])
+                     optimizers=[o for o in optimizers if o in set(runs['optimizer'])],
+                     dropped=dropped)
+
+
+def _require_comparison(res: ResultSet) -> None:
+    """The analysis ranks optimizers per backbone and drops each backbone's worst: it needs at
+    least two optimizers.
+
+    Raises:
+        BocbInputError: naming what the file holds.
+    """
+    if len(res.optimizers) >= 2:
+        return
+    runs = len(res.runs)
+    raise BocbInputError(
+        f'{res.source}: {runs} usable run(s), all of optimizer {res.optimizers[0]!r} (on '
+        f'{", ".join(res.backbones)}); the BOCB analysis compares optimizers on each backbone '
+        '(ranks, the drop-worst statistics) and needs results of at least 2 optimizers')
 
 
 def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None,
@@ -373,7 +397,8 @@ def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None
         The result set, with ``fmt`` telling which format was found.
 
     Raises:
-        BocbInputError: On a missing, empty or malformed file; the message names the problem.
+        BocbInputError: On a missing, empty or malformed file, or results of fewer than two
+            optimizers; the message names the problem.
     """
     path = Path(path)
     frame = _read_frame(path)
@@ -384,4 +409,5 @@ def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None
     else:
         res = _load_wide(frame, header)
     res.source = str(path)
+    _require_comparison(res)
     return res
