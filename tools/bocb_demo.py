@@ -298,8 +298,9 @@ def build_protocol(args: argparse.Namespace) -> TuningProtocol:
         value = getattr(args, key)
         if value is not None:
             chosen[key] = tuple(value) if isinstance(value, list) else value
-    if not chosen['halving_epochs'] or len(chosen['lr_factors']) < 2:
-        chosen['halving_epochs'] = None
+    if (args.protocol == 'paper' or not chosen['halving_epochs'] or len(chosen['lr_factors']) < 2
+            or chosen['halving_epochs'] >= chosen['epochs']):
+        chosen['halving_epochs'] = None  # nothing to halve (the paper: no grid at all)
     chosen['keep'] = min(chosen['keep'], max(1, len(chosen['lr_factors']) - 1))
     return TuningProtocol(tune_seed=args.tune_seed, **chosen)
 
