@@ -162,20 +162,39 @@ class LAMB(CheckedOptimizer):
         return loss
 
 
-def _bias_corrections(bias_correction: bool, betas: tuple[float, float],
-                      step: int) -> tuple[float, float]:
+def _update_scale(bias_correction: bool, betas: tuple[float, float], step: int,
+                  eps: float) -> tuple[float, float]:
+    """``(s, eps')`` with ``u = s * m / (sqrt(v) + eps')``, the Adam update of the docstring.
+
+    ``(m / bc1) / (sqrt(v) / sqrt(bc2) + eps) = (sqrt(bc2) / bc1) * m / (sqrt(v) + eps sqrt(bc2))``:
+    the bias corrections become one scalar ``s``, which the trust ratio cancels (``r u`` is
+    invariant to the scale of ``u``), so no pass over the tensors applies them.
+    """
     if not bias_correction:
-        return 1.0, 1.0
+        return 1.0, eps
     beta1, beta2 = betas
-    return 1 - beta1**step, 1 - beta2**step
+    root2 = math.sqrt(1 - beta2**step)
+    return root2 / (1 - beta1**step), eps * root2
 
 
-def _trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool) -> Tensor:
-    """``||p|| / ||u||``, 1 where either norm is 0, optionally clipped at 1 (no host sync)."""
-    ratio = torch.where(w_norm > 0, torch.where(u_norm > 0, w_norm / u_norm, 1.0), 1.0)
+def _trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool, scale: float) -> Tensor:
+    """The trust ratio times the update scale, for the scaled update ``u / scale``.
+
+    ``||p|| / ||u / scale||`` (= ``scale * ||p|| / ||u||``), ``scale`` (ratio 1) where either
+    norm is 0, at most ``scale`` (ratio clipped at 1) with ``trust_clip``; no host sync.
+    """
+    ratio = torch.where(w_norm > 0, torch.where(u_norm > 0, w_norm / u_norm, scale), scale)
     if trust_clip:
-        ratio = ratio.clamp(max=1.0)
+        ratio = ratio.clamp(max=scale)
     return ratio
+
+
+def _first_moment_(exp_avg: Tensor, grad: Tensor, beta1: float, beta3: float) -> None:
+    """``m <- beta1 m + beta3 g``: one ``lerp_`` pass when ``beta3 = 1 - beta1``."""
+    if beta3 == 1 - beta1:
+        exp_avg.lerp_(grad, beta3)
+    else:
+        exp_avg.mul_(beta1).add_(grad, alpha=beta3)
 
 
 def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
@@ -185,19 +204,22 @@ def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
                         always_adapt: bool) -> None:
     beta1, beta2 = betas
     for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
-        bias_correction1, bias_correction2 = _bias_corrections(bias_correction, betas, step)
+        scale, eps_scaled = _update_scale(bias_correction, betas, step, eps)
+        scratch = None
         if clip is not None:
-            grad = torch.div(grad, clip)  # p.grad stays untouched
-        exp_avg.mul_(beta1).add_(grad, alpha=beta3)
+            grad = scratch = torch.div(grad, clip)  # p.grad stays untouched
+        _first_moment_(exp_avg, grad, beta1, beta3)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = exp_avg_sq.sqrt().div_(math.sqrt(bias_correction2)).add_(eps)
-        update = torch.div(exp_avg, bias_correction1).div_(denom)
+        update = torch.sqrt(exp_avg_sq, out=scratch).add_(eps_scaled)  # the denominator ...
+        torch.div(exp_avg, update, out=update)  # ... then, in place, the update / scale
         if weight_decay != 0:
-            update.add_(p, alpha=weight_decay)
+            update.add_(p, alpha=weight_decay / scale)
         if weight_decay != 0 or always_adapt:
             w_norm, u_norm = torch._foreach_norm([p, update])
-            update.mul_(_trust_ratio(w_norm, u_norm, trust_clip))
-        p.add_(update, alpha=-lr)
+            update.mul_(_trust_ratio(w_norm, u_norm, trust_clip, scale))
+            p.add_(update, alpha=-lr)
+        else:
+            p.add_(update, alpha=-lr * scale)
 
 
 def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
@@ -206,23 +228,27 @@ def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list
                        weight_decay: float, beta3: float, trust_clip: bool,
                        always_adapt: bool) -> None:
     beta1, beta2 = betas
-    bias_correction1, bias_correction2 = _bias_corrections(bias_correction, betas, step)
+    scale, eps_scaled = _update_scale(bias_correction, betas, step, eps)
     if clip is not None:
         grads = torch._foreach_div(grads, clip.to(grads[0].device))  # p.grad stays untouched
-    torch._foreach_mul_(exp_avgs, beta1)
-    torch._foreach_add_(exp_avgs, grads, alpha=beta3)
+    if beta3 == 1 - beta1:
+        torch._foreach_lerp_(exp_avgs, grads, beta3)
+    else:
+        torch._foreach_mul_(exp_avgs, beta1)
+        torch._foreach_add_(exp_avgs, grads, alpha=beta3)
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
     denom = torch._foreach_sqrt(exp_avg_sqs)
-    torch._foreach_div_(denom, math.sqrt(bias_correction2))
-    torch._foreach_add_(denom, eps)
-    updates = torch._foreach_div(exp_avgs, bias_correction1)
-    torch._foreach_div_(updates, denom)
+    torch._foreach_add_(denom, eps_scaled)
+    updates = torch._foreach_div(exp_avgs, denom)  # the update / scale
+    del denom
     if weight_decay != 0:
-        torch._foreach_add_(updates, params, alpha=weight_decay)
+        torch._foreach_add_(updates, params, alpha=weight_decay / scale)
     if weight_decay != 0 or always_adapt:
         w_norms = torch.stack(torch._foreach_norm(params))
         u_norms = torch.stack(torch._foreach_norm(updates))
-        ratios = _trust_ratio(w_norms, u_norms, trust_clip)
+        ratios = _trust_ratio(w_norms, u_norms, trust_clip, scale)
         torch._foreach_mul_(updates, list(ratios.unbind()))
-    torch._foreach_add_(params, updates, alpha=-lr)
+        torch._foreach_add_(params, updates, alpha=-lr)
+    else:
+        torch._foreach_add_(params, updates, alpha=-lr * scale)

@@ -104,9 +104,10 @@ def _single_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
     for p, grad, exp_avg in zip(params, grads, exp_avgs):
         if weight_decay != 0:
             p.mul_(1 - lr * weight_decay)
-        update = torch.mul(exp_avg, beta1).add_(grad, alpha=1 - beta1).sign_()
+        # c = beta1 m + (1 - beta1) g as one lerp pass; m likewise
+        update = torch.lerp(exp_avg, grad, 1 - beta1).sign_()
         p.add_(update, alpha=-lr)
-        exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
+        exp_avg.lerp_(grad, 1 - beta2)
 
 
 def _multi_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], *,
@@ -114,9 +115,7 @@ def _multi_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list
     beta1, beta2 = betas
     if weight_decay != 0:
         torch._foreach_mul_(params, 1 - lr * weight_decay)
-    updates = torch._foreach_mul(exp_avgs, beta1)
-    torch._foreach_add_(updates, grads, alpha=1 - beta1)
+    updates = torch._foreach_lerp(exp_avgs, grads, 1 - beta1)
     torch._foreach_sign_(updates)
     torch._foreach_add_(params, updates, alpha=-lr)
-    torch._foreach_mul_(exp_avgs, beta2)
-    torch._foreach_add_(exp_avgs, grads, alpha=1 - beta2)
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta2)

@@ -21,6 +21,7 @@ Example::
     python tools/benchmark/optimizer_step.py --models resnet50 --repeats 3
     python tools/benchmark/optimizer_step.py --optimizers AdamW Adan LAMB --threads 8
     python tools/benchmark/optimizer_step.py --device cuda --repeats 30   # on a GPU
+    python tools/benchmark/optimizer_step.py --optimizers LAMB --interleave  # a loaded machine
 """
 from __future__ import annotations
 
@@ -219,7 +220,7 @@ class Row:
 
 
 def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str], None],
-                device: str = 'cpu') -> tuple[list[Row], float, float]:
+                device: str = 'cpu', interleave: bool = False) -> tuple[list[Row], float, float]:
     shapes = model_shapes(model)
     work = Workload(shapes, device=device)
     param_bytes = work.numel * 4
@@ -250,6 +251,11 @@ def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str],
 
     rows: list[Row] = []
     for name in names:
+        if interleave:
+            rows += measure_interleaved(name, work, repeats)
+            for row in rows[-len(implementations(name)):]:
+                log(f'[{model}] {name:<10} {row.impl:<20} {row.error or f"{row.ms:.1f} ms"}')
+            continue
         for impl in implementations(name):
             row = measure(name, impl)
             rows.append(row)
@@ -257,6 +263,49 @@ def bench_model(model: str, names: list[str], repeats: int, log: Callable[[str],
             status = row.error or f'{row.ms:.1f} ms'
             log(f'[{model}] {name:<10} {impl.label:<20} {status}')
     return rows, bandwidth, ref_bw
+
+
+def measure_interleaved(name: str, work: Workload, repeats: int) -> list[Row]:
+    """All implementations of ``name`` alive at once, stepped round-robin (one step each per
+    round, the order rotating), so that load from other processes hits them alike; per
+    implementation the median over the rounds."""
+    impls = implementations(name)
+    opts: list[torch.optim.Optimizer | None] = []
+    rows: list[Row | None] = []
+    for impl in impls:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                opt = impl.factory(work.fresh())
+            for _ in range(2):
+                opt.step()
+            opts.append(opt)
+            rows.append(None)
+        except Exception as err:  # noqa: BLE001 - report and go on with the other peers
+            opts.append(None)
+            rows.append(Row(name, impl.label, math.nan, math.nan, 0, f'{type(err).__name__}: {err}'))
+    times: list[list[float]] = [[] for _ in impls]
+    live = [i for i, opt in enumerate(opts) if opt is not None]
+    for r in range(repeats):
+        for k in range(len(live)):
+            i = live[(k + r) % len(live)]
+            device = opts[i].param_groups[0]['params'][0].device
+            _sync(device)
+            t0 = time.perf_counter()
+            opts[i].step()
+            _sync(device)
+            times[i].append(time.perf_counter() - t0)
+    out = []
+    for i, impl in enumerate(impls):
+        if rows[i] is not None:
+            out.append(rows[i])
+            continue
+        s_bytes = state_bytes(opts[i])
+        moved = 3 * work.numel * 4 + 2 * s_bytes
+        out.append(Row(name, impl.label, statistics.median(times[i]) * 1e3,
+                       s_bytes / work.numel, moved))
+    del opts
+    gc.collect()
+    return out
 
 
 def print_table(model: str, rows: list[Row], bandwidth: float, ref_bw: float) -> None:
@@ -293,6 +342,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=10, help='timed steps per implementation')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (tensors, timing)")
+    parser.add_argument('--interleave', action='store_true',
+                        help='step the implementations of an optimizer round-robin (all alive '
+                             'at once): fairer ratios on a loaded machine, more memory')
     return parser.parse_args(argv)
 
 
@@ -307,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     for model in args.models:
-        rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log, args.device)
+        rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log, args.device,
+                                              args.interleave)
         print_table(model, rows, bandwidth, ref_bw)
         sys.stdout.flush()
 
