@@ -145,3 +145,19 @@ def test_compiled_graph_capture_gives_the_eager_losses(tiny_cifar, tmp_path):
     cifar.train(config, eager, opts)
     cifar.train(config, compiled, opts + ['compile.backend=aot_eager'], '--compile')
     torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-4, atol=1e-5)
+
+
+def test_train_throughput_benchmark_reports_phases(tmp_path):
+    """tools/benchmark/train_throughput.py on CPU: one packed run, small model, a few iters."""
+    bench = _load('bocb_train_throughput', 'tools/benchmark/train_throughput.py')
+    out = tmp_path / 'throughput.json'
+    results = bench.main([cifar._config('R-50', 'AdamW'), '--runs', '1', '--iters', '3',
+                          '--warmup', '1', '--batch', '4', '--num-workers', '0', '--gpu-data',
+                          '--work-dir', str(tmp_path / 'work'), '--json', str(out),
+                          '--cfg-options', *cifar.SMALL['R-50']])
+    (row,) = results
+    assert row['runs'] == 1 and row['img_s'] > 0
+    for phase in ('iter', 'data', 'preproc', 'fwd+bwd', 'optim'):
+        assert row[f'{phase}_ms'] is not None and row[f'{phase}_ms'] >= 0
+    assert row['fwd+bwd_ms'] + row['optim_ms'] <= row['iter_ms'] * 1.5
+    assert out.exists()
