@@ -305,7 +305,8 @@ def test_defaults() -> None:
                                     foreach=None)
     assert LARS(p).defaults == dict(lr=1.0, momentum=0, dampening=0, weight_decay=0,
                                     nesterov=False, trust_coeff=1e-3, eps=1e-8,
-                                    trust_clip=False, always_adapt=False, foreach=None)
+                                    trust_clip=False, always_adapt=False, trust_ratio=True,
+                                    foreach=None)
 
 
 # ---------------------------------------------------------------- bad input
