@@ -19,6 +19,9 @@ applied once, when ``bocb_mm`` is imported (``apply_all``).
    NVIDIA driver"), and ``Runner.wrap_model`` always passes ``device_ids=[LOCAL_RANK]`` to DDP,
    which DDP rejects for CPU modules. On a machine without CUDA we skip the former and pass
    ``device_ids=None``; with CUDA nothing changes.
+4. mmpretrain 1.2's ``RandomCrop`` documents ``padding_mode`` but pads ``padding`` with
+   ``pad_val`` whatever it says, so the CIFAR recipes' reflect-padded crop (torchvision's and the
+   official BOCB release's) silently became zero padding; we make ``padding_mode`` apply.
 """
 from __future__ import annotations
 
@@ -150,6 +153,36 @@ def _patch_cpu_distributed() -> None:
     Runner.wrap_model = _wrap_model
 
 
+# --------------------------------------------------------------------------------------------
+# 4. mmpretrain RandomCrop: `padding_mode` applies to `padding`
+# --------------------------------------------------------------------------------------------
+def _patch_random_crop_padding_mode() -> None:
+    """mmpretrain 1.2's ``RandomCrop`` documents ``padding_mode`` as the type of padding, but pads
+    ``padding`` with ``pad_val`` whatever it says (only ``pad_if_needed`` reads it), so a config
+    asking for torchvision's reflect-padded CIFAR crop silently gets zeros. Pad first with the
+    requested mode, then let the original transform crop; ``'constant'`` is unchanged."""
+    import mmcv
+    from mmpretrain.datasets.transforms import RandomCrop
+    original: Callable = RandomCrop.transform
+    if getattr(original, '_bocb_padding_mode', False):
+        return
+
+    @functools.wraps(original)
+    def transform(self: RandomCrop, results: dict) -> dict:
+        if self.padding is None or self.padding_mode == 'constant':
+            return original(self, results)
+        results['img'] = mmcv.impad(results['img'], padding=self.padding, pad_val=self.pad_val,
+                                    padding_mode=self.padding_mode)
+        padding, self.padding = self.padding, None
+        try:
+            return original(self, results)
+        finally:
+            self.padding = padding
+
+    transform._bocb_padding_mode = True  # type: ignore[attr-defined]
+    RandomCrop.transform = transform
+
+
 def apply_all() -> None:
     """Apply every fix once (idempotent)."""
     global _APPLIED
@@ -159,7 +192,8 @@ def apply_all() -> None:
     _patch_cpu_distributed()
     try:
         _patch_adjust_hue()
-    except ImportError:  # mmcv is optional for the optimizers-only use of bocb_mm
+        _patch_random_crop_padding_mode()
+    except ImportError:  # mmcv / mmpretrain are optional for the optimizers-only use of bocb_mm
         pass
     _APPLIED = True
 

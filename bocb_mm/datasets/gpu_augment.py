@@ -110,9 +110,14 @@ def _blend(img: Tensor, degenerate: Tensor | float, factor: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- crop / flip
+#: mmcv ``impad`` padding modes -> torch ``F.pad`` modes (reflect is OpenCV's REFLECT_101).
+_PAD_MODES = {'constant': 'constant', 'edge': 'replicate', 'reflect': 'reflect'}
+
+
 def crop_with_padding(imgs: Tensor, top: Tensor, left: Tensor, size: tuple[int, int],
-                      padding: int = 0, pad_val: float | Sequence[float] = 0) -> Tensor:
-    """Pad every side by ``padding`` with ``pad_val``, then crop ``size`` at (``top``, ``left``).
+                      padding: int = 0, pad_val: float | Sequence[float] = 0,
+                      padding_mode: str = 'constant') -> Tensor:
+    """Pad every side by ``padding``, then crop ``size`` at (``top``, ``left``).
 
     Args:
         imgs: ``(B, C, H, W)`` images.
@@ -120,14 +125,17 @@ def crop_with_padding(imgs: Tensor, top: Tensor, left: Tensor, size: tuple[int, 
         left: ``(B,)`` integer column offsets into the padded images.
         size: ``(h, w)`` of the crop.
         padding: Pixels added on each side (mmcv ``impad`` with an int).
-        pad_val: Fill value, a number or one per channel.
+        pad_val: Fill value of ``'constant'`` padding, a number or one per channel.
+        padding_mode: mmcv's ``'constant'``, ``'edge'`` or ``'reflect'``.
 
     Returns:
         ``(B, C, h, w)`` crops; equal to ``mmcv.impad`` + ``mmcv.imcrop`` image by image.
     """
-    if padding:
+    if padding and padding_mode == 'constant':
         fill = _channel_values(pad_val, imgs.shape[1], imgs)
         imgs = F.pad(imgs - fill, (padding,) * 4) + fill
+    elif padding:
+        imgs = F.pad(imgs, (padding,) * 4, mode=_PAD_MODES[padding_mode])
     h, w = size
     rows = top.view(-1, 1) + torch.arange(h, device=imgs.device)
     cols = left.view(-1, 1) + torch.arange(w, device=imgs.device)
@@ -139,9 +147,9 @@ def crop_with_padding(imgs: Tensor, top: Tensor, left: Tensor, size: tuple[int, 
 class BatchRandomCrop:
     """mmpretrain ``RandomCrop`` (``crop_size``, ``padding``, ``pad_val``), batched.
 
-    Offsets are uniform over the padded image, as ``np.random.randint(0, h - th + 1)``. Like
-    mmpretrain 1.2, ``padding`` is filled with ``pad_val`` whatever ``padding_mode`` says (the
-    CPU transform passes ``padding_mode`` to ``pad_if_needed`` only).
+    Offsets are uniform over the padded image, as ``np.random.randint(0, h - th + 1)``.
+    ``padding_mode`` applies to ``padding``, as it does in the CPU transform once bocb_mm is
+    imported (``bocb_mm.compat``; mmpretrain 1.2 alone ignores it there).
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int | None = None,
@@ -150,9 +158,13 @@ class BatchRandomCrop:
         if pad_if_needed or not isinstance(padding, (int, type(None))):
             raise NotImplementedError('BatchRandomCrop supports an int padding without '
                                       'pad_if_needed (the CIFAR recipes)')
+        if padding_mode not in _PAD_MODES:
+            raise NotImplementedError(f'BatchRandomCrop: padding_mode={padding_mode!r}; '
+                                      f'supported: {", ".join(_PAD_MODES)}')
         self.crop_size = _pair(crop_size)
         self.padding = padding or 0
         self.pad_val = pad_val
+        self.padding_mode = padding_mode
 
     def params(self, batch: int, height: int, width: int, device: torch.device
                ) -> tuple[Tensor, Tensor]:
@@ -168,7 +180,8 @@ class BatchRandomCrop:
         top, left = self.params(b, h, w, imgs.device)
         size = (min(self.crop_size[0], h + 2 * self.padding),
                 min(self.crop_size[1], w + 2 * self.padding))
-        return crop_with_padding(imgs, top, left, size, self.padding, self.pad_val)
+        return crop_with_padding(imgs, top, left, size, self.padding, self.pad_val,
+                                 self.padding_mode)
 
 
 class BatchRandomFlip:

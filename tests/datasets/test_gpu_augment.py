@@ -82,19 +82,24 @@ def test_crop_with_padding_equals_mmcv():
         np.testing.assert_array_equal(ours[i], ref)
 
 
-def test_random_crop_pads_as_mmpretrain_does_whatever_the_padding_mode():
-    """mmpretrain 1.2 pads ``padding`` with ``pad_val`` and ignores ``padding_mode`` there."""
+@pytest.mark.parametrize('mode', ['constant', 'reflect', 'edge'])
+def test_random_crop_follows_the_padding_mode(mode: str):
+    """``padding_mode`` applies to ``padding`` on both paths (mmpretrain 1.2 alone ignores it
+    there; ``bocb_mm.compat`` fixes the CPU transform)."""
     images = smooth_images(3)
-    cfg = dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect')
+    cfg = dict(type='RandomCrop', crop_size=32, padding=4, padding_mode=mode)
     np.random.seed(0)
     ref = np.stack([cpu_apply(cfg, img) for img in images])
     np.random.seed(0)
     cpu = TRANSFORMS.build(cfg)
     offsets = [cpu.rand_crop_params(np.zeros((40, 40, 3))) for _ in images]
     top, left = (torch.tensor([o[k] for o in offsets], device=DEVICE) for k in (0, 1))
-    ours = to_numpy(ga.crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0))
+    ours = to_numpy(ga.crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0, mode))
     np.testing.assert_array_equal(ours, ref)
-    ga.BatchPipeline([cfg])  # accepted
+    for img, o, out in zip(images, offsets, ref):  # the CPU transform itself pads in that mode
+        padded = mmcv.impad(img, padding=4, pad_val=0, padding_mode=mode)
+        np.testing.assert_array_equal(out, padded[o[0]:o[0] + 32, o[1]:o[1] + 32])
+    assert ga.BatchPipeline([cfg]).transforms[0].padding_mode == mode
 
 
 def test_random_crop_offsets_follow_mmpretrain():
