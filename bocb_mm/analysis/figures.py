@@ -394,7 +394,7 @@ def plot_lr_sensitivity(tuning: pd.DataFrame, backbone: str, categories: Dict[st
     cats = [c for c in category_order if any(categories.get(o) == c for o in rows['optimizer'])]
     fig, axes = _figure(name, ncols=max(len(cats), 1), sharey=True, squeeze=False)
     cmap = matplotlib.colormaps['tab10']
-    factors = sorted({round(f, 3) for f in rows['lr'] / rows['typical_lr']})
+    factors = sorted({float(f'{f:.3g}') for f in rows['lr'] / rows['typical_lr']})
     for ax, cat in zip(axes[0], cats):
         opts = [o for o in dict.fromkeys(rows['optimizer']) if categories.get(o) == cat]
         for k, opt in enumerate(opts):
