@@ -33,9 +33,7 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-sys.path.insert(1, osp.join(REPO, 'tools'))
 
-from gen_configs import DEFAULT_WRAPPER, OPTIM_WRAPPER_TYPES  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import bocb_mm  # noqa: E402,F401
@@ -71,10 +69,10 @@ PROTOCOL_WHY = (
 
 
 def wrapper_cfg(optimizer: str, lr: float, weight_decay: float) -> dict:
-    """The optim_wrapper of a run, as the generated configs build it (zoo + wrapper table)."""
-    name = get_info(optimizer).name
-    return dict(type=OPTIM_WRAPPER_TYPES.get(name, DEFAULT_WRAPPER),
-                optimizer=optimizer_cfg(name, lr=lr, weight_decay=weight_decay))
+    """The optim_wrapper of a run, as the generated configs build it (from the zoo)."""
+    info = get_info(optimizer)
+    return dict(type=info.wrapper,
+                optimizer=optimizer_cfg(info.name, lr=lr, weight_decay=weight_decay))
 
 
 def schedule(epochs: int) -> list[dict]:

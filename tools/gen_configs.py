@@ -18,7 +18,7 @@ Sources (one place each; the configs are never edited by hand):
   BOCB release: ``bocb_mm/data/official_cifar100.csv`` (deviations: ``docs/fidelity.md``);
 * the recipes -> schedule bases (loss, batch augments), ImageNet batch, lr reference batch,
   drop path and exclusions: ``bocb_mm/data/recipes.csv``;
-* the optimizer wrapper per optimizer: :data:`OPTIM_WRAPPER_TYPES` below;
+* the optimizer wrapper per optimizer: the zoo's ``OptimizerInfo.wrapper``;
 * the ImageNet-1K lr rule: :data:`IMAGENET_PUBLISHED` and :func:`imagenet_hparams` below.
 """
 from __future__ import annotations
@@ -52,15 +52,13 @@ HPARAMS_FROM = osp.join(DATA, 'cifar100_hparams_from.csv')
 RECIPES = osp.join(DATA, 'recipes.csv')
 OFFICIAL = osp.join(DATA, 'official_cifar100.csv')
 
-# ----------------------------------------------------------------------------------------------
-# The one place that says which optimizer wrapper an optimizer's configs use. Everything not
-# listed uses mmengine's 'OptimWrapper'. Sophia needs the periodic Hessian refresh of
-# bocb_mm.engine.SophiaOptimWrapper (bocb_mm/engine/sophia_wrapper.py).
-# ----------------------------------------------------------------------------------------------
-OPTIM_WRAPPER_TYPES: dict[str, str] = {
-    'Sophia': 'bocb_mm.SophiaOptimWrapper',
-}
+# Which optimizer wrapper an optimizer's configs use is a fact of the optimizer zoo
+# (``OptimizerInfo.wrapper``: Sophia needs the periodic Hessian refresh of
+# bocb_mm.engine.SophiaOptimWrapper); this map only lists the ones that differ from the default.
 DEFAULT_WRAPPER = 'OptimWrapper'
+OPTIM_WRAPPER_TYPES: dict[str, str] = {
+    name: optim_zoo.get_info(name).wrapper for name in optim_zoo.list_optimizers()
+    if optim_zoo.get_info(name).wrapper != DEFAULT_WRAPPER}
 
 # Backbone columns of the appendix table that are not in the 20-backbone grid.
 EXTRA_COLUMNS = ('R-101', 'R-101 (DeiT)')

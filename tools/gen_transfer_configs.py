@@ -17,7 +17,7 @@ Sources (one place each; the configs are never edited by hand):
   ``(Adan CIFAR-100)`` columns name a backbone from a bocb_mm CIFAR-100 run, so that its
   fine-tuning runs carry their own identity (``pretrain='adan-cifar100'``) in sweeps and reports;
 * the 20 optimizers, their config type and fixed arguments: ``bocb_mm.optim.zoo``; the optimizer
-  wrapper per optimizer: ``tools/gen_configs.py`` (``OPTIM_WRAPPER_TYPES``);
+  wrapper per optimizer: the optimizer zoo (``OptimizerInfo.wrapper``);
 * the published fine-tuning settings the rule starts from: :data:`ANCHORS` below;
 * the lr ratios between optimizers, per backbone: the paper's CIFAR-100 hyper-parameter table
   (``cifar100_hparams.csv``, read through ``tools/gen_configs.py``);
