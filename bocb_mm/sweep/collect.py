@@ -6,7 +6,10 @@ run's identity, status, wall time and, on failure, the log tail.
 
 Two scoring rules are recorded for every run (``top1_best``, ``top1_median_last10``); ``top1``
 is the one chosen (``score``), by default the official BOCB rule: the median top-1 of the last 10
-evaluated epochs (the release's CIFAR-100 README), so no number is picked on the test set.
+evaluated epochs (the release's CIFAR-100 README), so no number is picked on the test set. That
+rule is for classification accuracy; a COCO transfer run (``coco/bbox_mAP``, ``coco/AP``, a 12-
+epoch schedule evaluated every epoch, whose last 10 evaluations are mostly before the lr drop)
+scores its final evaluation instead, as mmdet and mmpose report it (``score_rule='last'``).
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ CSV_FIELDS = ('backbone', 'optimizer', 'seed', 'top1', 'last_top1', 'top5', 'met
 SCORE_RULES = ('median_last10', 'best')
 DEFAULT_SCORE = 'median_last10'
 LAST_N = 10
+#: Metrics the median rule applies to; the others score their last evaluation under it.
+MEDIAN_RULE_METRICS = ('accuracy/top1',)
 # Outcomes that end a run for good: a re-run skips it. A diverged run (non-finite loss, stopped by
 # mmdet's CheckInvalidLossHook) would diverge again with the same config and seed.
 DONE_STATUSES = frozenset({'finished', 'diverged'})
@@ -57,8 +62,9 @@ def summarize_metrics(records: Sequence[dict], metric: str | None = None,
         score: ``'median_last10'`` (default, official) or ``'best'``: which one is ``top1``.
 
     Returns:
-        ``metric, top1, top1_best, top1_median_last10, score_rule, last_top1, top5, epochs,
-        iters``.
+        ``metric, top1, top1_best, top1_median_last10, score_rule (the rule ``top1`` used:
+        ``score``, or ``'last'`` for a non-classification metric under the median rule),
+        last_top1, top5 (same rule as top1), epochs, iters``.
     """
     if score not in SCORE_RULES:
         raise ValueError(f'score must be one of {SCORE_RULES}, got {score!r}')
@@ -71,11 +77,26 @@ def summarize_metrics(records: Sequence[dict], metric: str | None = None,
                iters=max((r.get('iter', 0) for r in train), default=0))
     if evals:
         best = max(evals, key=lambda r: r[key])
-        median = statistics.median(r[key] for r in evals[-LAST_N:])
-        out.update(top1_best=best[key], top1_median_last10=median, last_top1=evals[-1][key],
-                   top5=best.get('accuracy/top5'))
-        out['top1'] = out[f'top1_{score}']
+        tail = evals[-LAST_N:]
+        median = statistics.median(r[key] for r in tail)
+        out.update(top1_best=best[key], top1_median_last10=median, last_top1=evals[-1][key])
+        rule = score
+        if rule == 'median_last10' and key not in MEDIAN_RULE_METRICS:
+            rule = 'last'
+        out['score_rule'] = rule
+        out['top1'] = dict(best=best[key], median_last10=median, last=evals[-1][key])[rule]
+        out['top5'] = _top5(rule, best, tail)
     return out
+
+
+def _top5(rule: str, best: dict, tail: Sequence[dict]) -> float | None:
+    """Top-5 under the same rule as ``top1``, so one row never mixes two rules."""
+    if rule == 'best':
+        return best.get('accuracy/top5')
+    values = [r['accuracy/top5'] for r in tail if 'accuracy/top5' in r]
+    if not values:
+        return None
+    return statistics.median(values) if rule == 'median_last10' else values[-1]
 
 
 def read_record(work_dir: str) -> dict | None:

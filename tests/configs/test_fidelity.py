@@ -18,6 +18,7 @@ import math
 import os
 import os.path as osp
 import re
+import statistics
 
 import pytest
 import torch
@@ -296,9 +297,18 @@ def test_collector_records_both_scoring_rules(tmp_path):
     row = rows[0]
     assert row['top1_best'] == 90.0 and row['top1_median_last10'] == median
     assert row['score_rule'] == 'median_last10' and row['top1'] == median  # official default
+    assert row['top5'] == median + 1  # top-5 under the same rule as top-1
     best = summarize_metrics([json.loads(line) for line in open(vis / 'scalars.json')],
                              score='best')
     assert best['top1'] == 90.0 and best['top1_median_last10'] == median
+    assert best['top5'] == 91.0
+    # COCO transfer (12 evaluations, most before the lr drop): the final evaluation, not the median
+    coco = [{'coco/bbox_mAP': m, 'step': e} for e, m in enumerate([.1, .2, .3, .4, .5, .6, .7,
+                                                                    .8, .9, .35, .36, .37], 1)]
+    scored = summarize_metrics(coco)
+    assert scored['score_rule'] == 'last' and scored['top1'] == 0.37
+    assert scored['top1_median_last10'] == statistics.median(m['coco/bbox_mAP'] for m in coco[2:])
+    assert summarize_metrics(coco, score='best')['top1'] == 0.9
     header = open(tmp_path / 'results.csv').readline().strip().split(',')
     assert header == list(CSV_FIELDS)
     assert {'top1_best', 'top1_median_last10', 'score_rule'} <= set(header)
