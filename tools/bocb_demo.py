@@ -1,7 +1,7 @@
 """The main job: a tuned mini-BOCB on real data, end to end, in minutes on 2 CPU cores.
 
     python tools/bocb_demo.py                    # 3 mini backbones x 20 optimizers, tuned
-    python tools/bocb_demo.py --quick            # a first look in about 3 minutes
+    python tools/bocb_demo.py --quick            # a first look (9.8 min on busy cores)
     python tools/bocb_demo.py --protocol paper   # the paper's lr / wd per pair, no tuning
     python tools/bocb_demo.py --backbones mini-resnet mini-vit --optimizers SGD-M AdamW LAMB \\
         --lr-factors 1 3.16 --final-seeds 1 2 --out work_dirs/my_demo
@@ -268,7 +268,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='tuned: lr grid + successive halving + seeded finals (default); '
                              'paper: the paper\'s lr / wd per pair, no tuning')
     parser.add_argument('--quick', action='store_true',
-                        help=f'a first look (about 3 min): {", ".join(QUICK_OPTIMIZERS)}; {QUICK}')
+                        help=f'a first look (6 optimizers): {", ".join(QUICK_OPTIMIZERS)}; {QUICK}')
     parser.add_argument('--backbones', nargs='+', default=list(MINI_BACKBONES),
                         choices=list(MINI_BACKBONES))
     parser.add_argument('--optimizers', nargs='+', default=None,

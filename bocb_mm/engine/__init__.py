@@ -25,5 +25,6 @@ __all__ = [
     'SophiaOptimWrapper', 'SophiaAmpOptimWrapper', 'SophiaMixin', 'StatsOptimWrapper',
     'OptimStatsHook', 'OptimizerStats', 'layer_group', 'BOCBOptimWrapperConstructor',
     'is_norm_module', 'EMBEDDING_KEYS', 'ConventionCheckHook', 'ConventionError',
-    'ConventionIssue', 'check_conventions'
+    'ConventionIssue', 'check_conventions', 'BF16OptimWrapper', 'SophiaBF16OptimWrapper',
+    'ChannelsLastHook', 'EagerStepHook', 'StepTimerHook', 'apply_throughput_options'
 ]

@@ -159,5 +159,6 @@ def test_train_throughput_benchmark_reports_phases(tmp_path):
     assert row['runs'] == 1 and row['img_s'] > 0
     for phase in ('iter', 'data', 'preproc', 'fwd+bwd', 'optim'):
         assert row[f'{phase}_ms'] is not None and row[f'{phase}_ms'] >= 0
+    assert row['fwd+bwd_ms'] > 0 and row['optim_ms'] > 0, 'the step marks never fired'
     assert row['fwd+bwd_ms'] + row['optim_ms'] <= row['iter_ms'] * 1.5
     assert out.exists()
