@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ['BackboneInfo', 'list_backbones', 'get_backbone_info', 'classifier_cfg',
            'PAPER_ARXIV']
@@ -88,9 +88,9 @@ class BackboneInfo:
     head_type: str
     head_in_channels: int
     gap_neck: bool
-    official_params_m: Optional[float]
+    official_params_m: float | None
     _backbone_224: dict = field(repr=False)
-    _backbone_32: Optional[dict] = field(default=None, repr=False)
+    _backbone_32: dict | None = field(default=None, repr=False)
     _multiscale: dict = field(default_factory=dict, repr=False)
     deploy_overrides: dict = field(default_factory=dict, repr=False)
     notes: str = ''
@@ -105,7 +105,7 @@ class BackboneInfo:
         """Short description of the CIFAR stem, or ``'-'``."""
         return _CIFAR_STEMS.get(self.short_name, '-')
 
-    def backbone_cfg(self, cifar: Optional[bool] = None) -> dict:
+    def backbone_cfg(self, cifar: bool | None = None) -> dict:
         """A fresh copy of the backbone config.
 
         Args:
@@ -134,7 +134,7 @@ class BackboneInfo:
         cfg.update(copy.deepcopy(self._multiscale))
         return cfg
 
-    def input_shape(self, cifar: Optional[bool] = None) -> tuple[int, int, int]:
+    def input_shape(self, cifar: bool | None = None) -> tuple[int, int, int]:
         """``(3, H, W)`` of the input for the given variant."""
         if cifar is None:
             cifar = self.input_size == 32
@@ -160,169 +160,215 @@ _META_NOTE = ('S12 = depths [2, 2, 6, 2], widths [64, 128, 320, 512]; linear hea
 
 
 def _metaformer(short: str, full: str, arch: str, operator: str, slug: str,
-                aliases: tuple[str, ...], official: Optional[float]) -> BackboneInfo:
+                aliases: tuple[str, ...], official: float | None) -> BackboneInfo:
     return BackboneInfo(
-        short, full, "TPAMI'2024", 'RSB A2', 224, 'Patchfy & Hierarchical', 'Metaformer',
-        operator, 'PreNorm & ResScale', _META, _META_URL, 'bocb_mm.MetaFormer', slug, aliases,
-        (64, 128, 320, 512), 'LinearClsHead', 512, False, official,
-        dict(type='bocb_mm.MetaFormer', arch=arch),
+        short_name=short, full_name=full, venue="TPAMI'2024", recipe='RSB A2',
+        input_size=224, stage_design='Patchfy & Hierarchical', block_design='Metaformer',
+        operator=operator, residual='PreNorm & ResScale', paper=_META, code_url=_META_URL,
+        source='bocb_mm.MetaFormer', slug=slug, aliases=aliases,
+        channels=(64, 128, 320, 512), head_type='LinearClsHead', head_in_channels=512,
+        gap_neck=False, official_params_m=official,
+        _backbone_224=dict(type='bocb_mm.MetaFormer', arch=arch),
         _multiscale=dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
         notes=_META_NOTE)
 
 
 _ZOO: tuple[BackboneInfo, ...] = (
     BackboneInfo(
-        'AlexNet', 'AlexNet', "NIPS'2012", 'PyTorch', 224, '-', 'Plain', 'Conv', '-',
-        'ImageNet Classification with Deep Convolutional Neural Networks (NIPS 2012)',
-        _TORCHVISION, 'mmpretrain.AlexNet', 'alexnet', ('AlexNet',), (256, ), 'ClsHead', 0,
-        False, 61.1, dict(type='mmpretrain.AlexNet', num_classes=-1),
+        short_name='AlexNet', full_name='AlexNet', venue="NIPS'2012", recipe='PyTorch',
+        input_size=224, stage_design='-', block_design='Plain', operator='Conv', residual='-',
+        paper='ImageNet Classification with Deep Convolutional Neural Networks (NIPS 2012)',
+        code_url=_TORCHVISION, source='mmpretrain.AlexNet', slug='alexnet', aliases=('AlexNet',),
+        channels=(256, ), head_type='ClsHead', head_in_channels=0, gap_neck=False,
+        official_params_m=61.1, _backbone_224=dict(type='mmpretrain.AlexNet', num_classes=-1),
         notes='Classifier (3 FC layers) inside the backbone; features are 256x6x6 at 224 px.'),
     BackboneInfo(
-        'VGG-13', 'VGG-13 (BN)', "ICLR'2015", 'PyTorch', 224, '-', 'Plain', 'Conv', '-',
-        'Very Deep Convolutional Networks for Large-Scale Image Recognition, arXiv:1409.1556',
-        _TORCHVISION, 'mmpretrain.VGG', 'vgg13', ('VGG-13', 'VGG13', 'VGG-13-BN', 'VGG13bn', 'VGG'),
-        (128, 256, 512, 512), 'ClsHead', 0, False, 133.1,
-        dict(type='mmpretrain.VGG', depth=13, norm_cfg=dict(type='BN'), num_classes=-1),
+        short_name='VGG-13', full_name='VGG-13 (BN)', venue="ICLR'2015", recipe='PyTorch',
+        input_size=224, stage_design='-', block_design='Plain', operator='Conv', residual='-',
+        paper='Very Deep Convolutional Networks for Large-Scale Image Recognition, arXiv:1409.1556',
+        code_url=_TORCHVISION, source='mmpretrain.VGG', slug='vgg13',
+        aliases=('VGG-13', 'VGG13', 'VGG-13-BN', 'VGG13bn', 'VGG'), channels=(128, 256, 512, 512),
+        head_type='ClsHead', head_in_channels=0, gap_neck=False, official_params_m=133.1,
+        _backbone_224=dict(type='mmpretrain.VGG', depth=13, norm_cfg=dict(type='BN'),
+                           num_classes=-1),
         _multiscale=dict(out_indices=(1, 2, 3, 4)),
         notes='With BatchNorm (vgg13_bn): the paper uses SGD at lr 0.3 for it on CIFAR-100. '
               'Plain VGG-13: norm_cfg=None. Classifier (3 FC layers) inside the backbone.'),
     BackboneInfo(
-        'R-50', 'ResNet-50', "CVPR'2016", 'PyTorch', 32, 'Hierarchical', 'Bottleneck', 'Conv',
-        'Addition', 'Deep Residual Learning for Image Recognition, arXiv:1512.03385',
-        'https://github.com/KaimingHe/deep-residual-networks', 'mmpretrain.ResNet', 'resnet50',
-        ('ResNet-50', 'ResNet50', 'ResNet', 'R50'), (256, 512, 1024, 2048), 'LinearClsHead',
-        2048, True, 25.6,
-        dict(type='mmpretrain.ResNet', depth=50, num_stages=4, out_indices=(3, ),
-             style='pytorch'),
-        dict(type='mmpretrain.ResNet_CIFAR', depth=50, num_stages=4, out_indices=(3, ),
-             style='pytorch'),
+        short_name='R-50', full_name='ResNet-50', venue="CVPR'2016", recipe='PyTorch',
+        input_size=32, stage_design='Hierarchical', block_design='Bottleneck', operator='Conv',
+        residual='Addition',
+        paper='Deep Residual Learning for Image Recognition, arXiv:1512.03385',
+        code_url='https://github.com/KaimingHe/deep-residual-networks', source='mmpretrain.ResNet',
+        slug='resnet50', aliases=('ResNet-50', 'ResNet50', 'ResNet', 'R50'),
+        channels=(256, 512, 1024, 2048), head_type='LinearClsHead', head_in_channels=2048,
+        gap_neck=True, official_params_m=25.6,
+        _backbone_224=dict(type='mmpretrain.ResNet', depth=50, num_stages=4, out_indices=(3, ),
+                           style='pytorch'),
+        _backbone_32=dict(type='mmpretrain.ResNet_CIFAR', depth=50, num_stages=4, out_indices=(3, ),
+                          style='pytorch'),
         _multiscale=dict(out_indices=(0, 1, 2, 3))),
     BackboneInfo(
-        'DN-121', 'DenseNet-121', "CVPR'2017", 'PyTorch', 32, 'Hierarchical', 'Bottleneck',
-        'Conv', 'Concatenation', 'Densely Connected Convolutional Networks, arXiv:1608.06993',
-        'https://github.com/liuzhuang13/DenseNet', 'bocb_mm.DenseNet (mmpretrain.DenseNet)',
-        'densenet121', ('DenseNet-121', 'DenseNet121', 'DenseNet', 'DN121'),
-        (128, 256, 512, 1024), 'LinearClsHead', 1024, True, 8.0,
-        dict(type='bocb_mm.DenseNet', arch='121'),
-        dict(type='bocb_mm.DenseNet', arch='121', cifar_stem=True),
+        short_name='DN-121', full_name='DenseNet-121', venue="CVPR'2017", recipe='PyTorch',
+        input_size=32, stage_design='Hierarchical', block_design='Bottleneck', operator='Conv',
+        residual='Concatenation',
+        paper='Densely Connected Convolutional Networks, arXiv:1608.06993',
+        code_url='https://github.com/liuzhuang13/DenseNet',
+        source='bocb_mm.DenseNet (mmpretrain.DenseNet)', slug='densenet121',
+        aliases=('DenseNet-121', 'DenseNet121', 'DenseNet', 'DN121'),
+        channels=(128, 256, 512, 1024), head_type='LinearClsHead', head_in_channels=1024,
+        gap_neck=True, official_params_m=8.0,
+        _backbone_224=dict(type='bocb_mm.DenseNet', arch='121'),
+        _backbone_32=dict(type='bocb_mm.DenseNet', arch='121', cifar_stem=True),
         _multiscale=dict(out_indices=(0, 1, 2, 3)),
         notes='mmpretrain DenseNet plus a cifar_stem switch; stage outputs include the '
               'transition (so they are down-sampled).'),
     BackboneInfo(
-        'MobV2', 'MobileNetV2', "CVPR'2018", 'PyTorch', 224, 'Hierarchical', 'Inv-bottleneck',
-        'SepConv', 'Addition',
-        'MobileNetV2: Inverted Residuals and Linear Bottlenecks, arXiv:1801.04381',
-        'https://github.com/tensorflow/models/tree/master/research/slim/nets/mobilenet',
-        'mmpretrain.MobileNetV2', 'mobilenet-v2',
-        ('MobileNetV2', 'MobileNet.V2', 'MobileNet-V2', 'MBV2'), (24, 32, 96, 1280),
-        'LinearClsHead', 1280, True, 3.5, dict(type='mmpretrain.MobileNetV2', widen_factor=1.0),
+        short_name='MobV2', full_name='MobileNetV2', venue="CVPR'2018", recipe='PyTorch',
+        input_size=224, stage_design='Hierarchical', block_design='Inv-bottleneck',
+        operator='SepConv', residual='Addition',
+        paper='MobileNetV2: Inverted Residuals and Linear Bottlenecks, arXiv:1801.04381',
+        code_url='https://github.com/tensorflow/models/tree/master/research/slim/nets/mobilenet',
+        source='mmpretrain.MobileNetV2', slug='mobilenet-v2',
+        aliases=('MobileNetV2', 'MobileNet.V2', 'MobileNet-V2', 'MBV2'),
+        channels=(24, 32, 96, 1280), head_type='LinearClsHead', head_in_channels=1280,
+        gap_neck=True, official_params_m=3.5,
+        _backbone_224=dict(type='mmpretrain.MobileNetV2', widen_factor=1.0),
         _multiscale=dict(out_indices=(1, 2, 4, 7))),
     BackboneInfo(
-        'Eff-B0', 'EfficientNet-B0', "ICML'2019", 'RSB A2', 224, 'Hierarchical',
-        'Inv-bottleneck', 'Conv & SE', 'Addition',
-        'EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks, '
-        'arXiv:1905.11946',
-        'https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet',
-        'mmpretrain.EfficientNet', 'efficientnet-b0', ('EfficientNet-B0', 'EfficientNet', 'EffB0'),
-        (24, 40, 112, 1280), 'LinearClsHead', 1280, True, 5.3,
-        dict(type='mmpretrain.EfficientNet', arch='b0'),
+        short_name='Eff-B0', full_name='EfficientNet-B0', venue="ICML'2019", recipe='RSB A2',
+        input_size=224, stage_design='Hierarchical', block_design='Inv-bottleneck',
+        operator='Conv & SE', residual='Addition',
+        paper='EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks, '
+              'arXiv:1905.11946',
+        code_url='https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet',
+        source='mmpretrain.EfficientNet', slug='efficientnet-b0',
+        aliases=('EfficientNet-B0', 'EfficientNet', 'EffB0'), channels=(24, 40, 112, 1280),
+        head_type='LinearClsHead', head_in_channels=1280, gap_neck=True, official_params_m=5.3,
+        _backbone_224=dict(type='mmpretrain.EfficientNet', arch='b0'),
         _multiscale=dict(out_indices=(2, 3, 4, 6))),
     BackboneInfo(
-        'RVGG-A1', 'RepVGG-A1', "CVPR'2021", 'PyTorch', 224, 'Hierarchical', 'Inv-bottleneck',
-        'Conv', 'Addition', 'RepVGG: Making VGG-style ConvNets Great Again, arXiv:2101.03697',
-        'https://github.com/DingXiaoH/RepVGG', 'mmpretrain.RepVGG', 'repvgg-a1',
-        ('RepVGG-A1', 'RepVGG', 'RVGGA1'), (64, 128, 256, 1280), 'LinearClsHead', 1280, True,
-        12.8, dict(type='mmpretrain.RepVGG', arch='A1'),
+        short_name='RVGG-A1', full_name='RepVGG-A1', venue="CVPR'2021", recipe='PyTorch',
+        input_size=224, stage_design='Hierarchical', block_design='Inv-bottleneck',
+        operator='Conv', residual='Addition',
+        paper='RepVGG: Making VGG-style ConvNets Great Again, arXiv:2101.03697',
+        code_url='https://github.com/DingXiaoH/RepVGG', source='mmpretrain.RepVGG',
+        slug='repvgg-a1', aliases=('RepVGG-A1', 'RepVGG', 'RVGGA1'), channels=(64, 128, 256, 1280),
+        head_type='LinearClsHead', head_in_channels=1280, gap_neck=True, official_params_m=12.8,
+        _backbone_224=dict(type='mmpretrain.RepVGG', arch='A1'),
         _multiscale=dict(out_indices=(0, 1, 2, 3)), deploy_overrides=dict(deploy=True),
         notes='Trained in the multi-branch form; 12.8M is the re-parameterised (deploy) form '
               '(switch_to_deploy()).'),
     BackboneInfo(
-        'DeiT-S', 'DeiT-S', "ICML'2021", 'DeiT', 224, 'Patchfy & Isotropic', 'Metaformer',
-        'Attention', 'PreNorm',
-        'Training data-efficient image transformers & distillation through attention, '
-        'arXiv:2012.12877', 'https://github.com/facebookresearch/deit',
-        'mmpretrain.VisionTransformer', 'deit-small',
-        ('DeiT-Small', 'DeiT', 'ViT-S', 'DeiT-S (ViT)', 'ViT'), (384, 384, 384, 384),
-        'VisionTransformerClsHead', 384, False, 22.1,
-        dict(type='mmpretrain.VisionTransformer', arch='deit-small', img_size=224,
-             patch_size=16),
+        short_name='DeiT-S', full_name='DeiT-S', venue="ICML'2021", recipe='DeiT', input_size=224,
+        stage_design='Patchfy & Isotropic', block_design='Metaformer', operator='Attention',
+        residual='PreNorm',
+        paper='Training data-efficient image transformers & distillation through attention, '
+              'arXiv:2012.12877',
+        code_url='https://github.com/facebookresearch/deit', source='mmpretrain.VisionTransformer',
+        slug='deit-small', aliases=('DeiT-Small', 'DeiT', 'ViT-S', 'DeiT-S (ViT)', 'ViT'),
+        channels=(384, 384, 384, 384), head_type='VisionTransformerClsHead', head_in_channels=384,
+        gap_neck=False, official_params_m=22.1,
+        _backbone_224=dict(type='mmpretrain.VisionTransformer', arch='deit-small', img_size=224,
+                           patch_size=16),
         _multiscale=dict(out_indices=(2, 5, 8, 11), out_type='featmap'),
         notes='Class-token head; multi-scale = feature maps of blocks 3, 6, 9, 12 (stride 16).'),
     BackboneInfo(
-        'MLP-S', 'MLP-Mixer-S/16', "NIPS'2021", 'DeiT', 224, 'Patchfy & Isotropic',
-        'Metaformer', 'MLP', 'PreNorm', 'MLP-Mixer: An all-MLP Architecture for Vision, '
-        'arXiv:2105.01601', 'https://github.com/google-research/vision_transformer',
-        'mmpretrain.MlpMixer', 'mlp-mixer-small',
-        ('MLP-Mixer-S', 'MLP-Mixer-S/16', 'Mixer-S/16', 'Mixer-S', 'MLP-Mixer'),
-        (512, 512, 512, 512), 'LinearClsHead', 512, True, 18.5,
-        dict(type='mmpretrain.MlpMixer', arch='s', img_size=224, patch_size=16),
+        short_name='MLP-S', full_name='MLP-Mixer-S/16', venue="NIPS'2021", recipe='DeiT',
+        input_size=224, stage_design='Patchfy & Isotropic', block_design='Metaformer',
+        operator='MLP', residual='PreNorm',
+        paper='MLP-Mixer: An all-MLP Architecture for Vision, '
+              'arXiv:2105.01601',
+        code_url='https://github.com/google-research/vision_transformer',
+        source='mmpretrain.MlpMixer', slug='mlp-mixer-small',
+        aliases=('MLP-Mixer-S', 'MLP-Mixer-S/16', 'Mixer-S/16', 'Mixer-S', 'MLP-Mixer'),
+        channels=(512, 512, 512, 512), head_type='LinearClsHead', head_in_channels=512,
+        gap_neck=True, official_params_m=18.5,
+        _backbone_224=dict(type='mmpretrain.MlpMixer', arch='s', img_size=224, patch_size=16),
         _multiscale=dict(out_indices=[-7, -5, -3, -1]),
         notes='Outputs are token sequences (B, C, N); the GAP neck pools over tokens. '
               'Multi-scale indices are negative (mmpretrain MlpMixer rejects positive ones).'),
     BackboneInfo(
-        'Swin-T', 'Swin-T', "ICCV'2021", 'ConvNeXt', 224, 'Patchfy & Hierarchical',
-        'Metaformer', 'Local Attention', 'PreNorm',
-        'Swin Transformer: Hierarchical Vision Transformer using Shifted Windows, '
-        'arXiv:2103.14030', 'https://github.com/microsoft/Swin-Transformer',
-        'mmpretrain.SwinTransformer', 'swin-tiny',
-        ('Swin-Tiny', 'Swin', 'Swin Transformer', 'SwinT'), (96, 192, 384, 768),
-        'LinearClsHead', 768, True, 28.3,
-        dict(type='mmpretrain.SwinTransformer', arch='tiny', img_size=224),
+        short_name='Swin-T', full_name='Swin-T', venue="ICCV'2021", recipe='ConvNeXt',
+        input_size=224, stage_design='Patchfy & Hierarchical', block_design='Metaformer',
+        operator='Local Attention', residual='PreNorm',
+        paper='Swin Transformer: Hierarchical Vision Transformer using Shifted Windows, '
+              'arXiv:2103.14030',
+        code_url='https://github.com/microsoft/Swin-Transformer',
+        source='mmpretrain.SwinTransformer', slug='swin-tiny',
+        aliases=('Swin-Tiny', 'Swin', 'Swin Transformer', 'SwinT'), channels=(96, 192, 384, 768),
+        head_type='LinearClsHead', head_in_channels=768, gap_neck=True, official_params_m=28.3,
+        _backbone_224=dict(type='mmpretrain.SwinTransformer', arch='tiny', img_size=224),
         _multiscale=dict(out_indices=(0, 1, 2, 3))),
     BackboneInfo(
-        'CNX-T', 'ConvNeXt-T', "CVPR'2022", 'ConvNeXt', 32, 'Patchfy & Hierarchical',
-        'MetaNeXt', 'DWConv', 'PreNorm & LayerScale',
-        'A ConvNet for the 2020s, arXiv:2201.03545', 'https://github.com/facebookresearch/ConvNeXt',
-        'bocb_mm.ConvNeXt (mmpretrain.ConvNeXt)', 'convnext-tiny',
-        ('CX-T', 'ConvNeXt-T', 'ConvNeXt-Tiny', 'ConvNeXt', 'CNXT'), (96, 192, 384, 768),
-        'LinearClsHead', 768, False, 28.6,
-        dict(type='bocb_mm.ConvNeXt', arch='tiny'),
-        dict(type='bocb_mm.ConvNeXt', arch='tiny', cifar_stem=True),
+        short_name='CNX-T', full_name='ConvNeXt-T', venue="CVPR'2022", recipe='ConvNeXt',
+        input_size=32, stage_design='Patchfy & Hierarchical', block_design='MetaNeXt',
+        operator='DWConv', residual='PreNorm & LayerScale',
+        paper='A ConvNet for the 2020s, arXiv:2201.03545',
+        code_url='https://github.com/facebookresearch/ConvNeXt',
+        source='bocb_mm.ConvNeXt (mmpretrain.ConvNeXt)', slug='convnext-tiny',
+        aliases=('CX-T', 'ConvNeXt-T', 'ConvNeXt-Tiny', 'ConvNeXt', 'CNXT'),
+        channels=(96, 192, 384, 768), head_type='LinearClsHead', head_in_channels=768,
+        gap_neck=False, official_params_m=28.6,
+        _backbone_224=dict(type='bocb_mm.ConvNeXt', arch='tiny'),
+        _backbone_32=dict(type='bocb_mm.ConvNeXt', arch='tiny', cifar_stem=True),
         _multiscale=dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False)),
     BackboneInfo(
-        'CNXV2-T', 'ConvNeXtV2-T', "CVPR'2023", 'ConvNeXt', 32, 'Patchfy & Hierarchical',
-        'MetaNeXt', 'DWConv', 'PreNorm & LayerScale',
-        'ConvNeXt V2: Co-designing and Scaling ConvNets with Masked Autoencoders, '
-        'arXiv:2301.00808', 'https://github.com/facebookresearch/ConvNeXt-V2',
-        'bocb_mm.ConvNeXt (mmpretrain.ConvNeXt, use_grn=True)', 'convnext-v2-tiny',
-        ('CXV2-T', 'CX-V2-T', 'ConvNeXtV2-T', 'ConvNeXt-V2-T', 'ConvNeXt.V2', 'ConvNeXtV2'),
-        (96, 192, 384, 768), 'LinearClsHead', 768, False, 28.6,
-        dict(type='bocb_mm.ConvNeXt', arch='tiny', use_grn=True, layer_scale_init_value=0.),
-        dict(type='bocb_mm.ConvNeXt', arch='tiny', use_grn=True, layer_scale_init_value=0.,
-             cifar_stem=True),
+        short_name='CNXV2-T', full_name='ConvNeXtV2-T', venue="CVPR'2023", recipe='ConvNeXt',
+        input_size=32, stage_design='Patchfy & Hierarchical', block_design='MetaNeXt',
+        operator='DWConv', residual='PreNorm & LayerScale',
+        paper='ConvNeXt V2: Co-designing and Scaling ConvNets with Masked Autoencoders, '
+              'arXiv:2301.00808',
+        code_url='https://github.com/facebookresearch/ConvNeXt-V2',
+        source='bocb_mm.ConvNeXt (mmpretrain.ConvNeXt, use_grn=True)', slug='convnext-v2-tiny',
+        aliases=('CXV2-T', 'CX-V2-T', 'ConvNeXtV2-T', 'ConvNeXt-V2-T', 'ConvNeXt.V2', 'ConvNeXtV2'),
+        channels=(96, 192, 384, 768), head_type='LinearClsHead', head_in_channels=768,
+        gap_neck=False, official_params_m=28.6,
+        _backbone_224=dict(type='bocb_mm.ConvNeXt', arch='tiny', use_grn=True,
+                           layer_scale_init_value=0.),
+        _backbone_32=dict(type='bocb_mm.ConvNeXt', arch='tiny', use_grn=True,
+                          layer_scale_init_value=0., cifar_stem=True),
         _multiscale=dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
         notes='ConvNeXt with GRN in the MLP and no layer scale.'),
     BackboneInfo(
-        'Moga-S', 'MogaNet-S', "ICLR'2024", 'ConvNeXt', 32, 'Patchfy & Hierarchical',
-        'Metaformer', 'DWConv & Gating', 'PreNorm & LayerScale',
-        'MogaNet: Multi-order Gated Aggregation Network, arXiv:2211.03295',
-        'https://github.com/Westlake-AI/MogaNet', 'bocb_mm.MogaNet', 'moganet-small',
-        ('MogaNet-S', 'MogaNet-Small', 'MogaNet', 'MogaS'), (64, 128, 320, 512),
-        'LinearClsHead', 512, True, 25.3,
-        dict(type='bocb_mm.MogaNet', arch='small'),
-        dict(type='bocb_mm.MogaNet', arch='small', cifar_stem=True),
+        short_name='Moga-S', full_name='MogaNet-S', venue="ICLR'2024", recipe='ConvNeXt',
+        input_size=32, stage_design='Patchfy & Hierarchical', block_design='Metaformer',
+        operator='DWConv & Gating', residual='PreNorm & LayerScale',
+        paper='MogaNet: Multi-order Gated Aggregation Network, arXiv:2211.03295',
+        code_url='https://github.com/Westlake-AI/MogaNet', source='bocb_mm.MogaNet',
+        slug='moganet-small', aliases=('MogaNet-S', 'MogaNet-Small', 'MogaNet', 'MogaS'),
+        channels=(64, 128, 320, 512), head_type='LinearClsHead', head_in_channels=512,
+        gap_neck=True, official_params_m=25.3,
+        _backbone_224=dict(type='bocb_mm.MogaNet', arch='small'),
+        _backbone_32=dict(type='bocb_mm.MogaNet', arch='small', cifar_stem=True),
         _multiscale=dict(out_indices=(0, 1, 2, 3))),
     BackboneInfo(
-        'URLK-T', 'UniRepLKNet-T', "CVPR'2024", 'ConvNeXt', 224, 'Patchfy & Hierarchical',
-        'Metaformer', 'DWConv & SE', 'PreNorm & LayerScale',
-        'UniRepLKNet: A Universal Perception Large-Kernel ConvNet for Audio, Video, Point '
-        'Cloud, Time-Series and Image Recognition, arXiv:2311.15599',
-        'https://github.com/AILab-CVC/UniRepLKNet', 'bocb_mm.UniRepLKNet', 'unireplknet-tiny',
-        ('UniRepLKNet-T', 'UniRepLKNet-Tiny', 'UniRepLKNet', 'URLKT'), (80, 160, 320, 640),
-        'LinearClsHead', 640, False, 31.0,
-        dict(type='bocb_mm.UniRepLKNet', arch='tiny'),
+        short_name='URLK-T', full_name='UniRepLKNet-T', venue="CVPR'2024", recipe='ConvNeXt',
+        input_size=224, stage_design='Patchfy & Hierarchical', block_design='Metaformer',
+        operator='DWConv & SE', residual='PreNorm & LayerScale',
+        paper='UniRepLKNet: A Universal Perception Large-Kernel ConvNet for Audio, Video, Point '
+              'Cloud, Time-Series and Image Recognition, arXiv:2311.15599',
+        code_url='https://github.com/AILab-CVC/UniRepLKNet', source='bocb_mm.UniRepLKNet',
+        slug='unireplknet-tiny',
+        aliases=('UniRepLKNet-T', 'UniRepLKNet-Tiny', 'UniRepLKNet', 'URLKT'),
+        channels=(80, 160, 320, 640), head_type='LinearClsHead', head_in_channels=640,
+        gap_neck=False, official_params_m=31.0,
+        _backbone_224=dict(type='bocb_mm.UniRepLKNet', arch='tiny'),
         _multiscale=dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
         deploy_overrides=dict(deploy=True),
         notes='31.0M is the re-parameterised (deploy) form; the training form has 31.7M '
               '(parallel dilated branches and BNs).'),
     BackboneInfo(
-        'TNX-T', 'TransNeXt-T', "CVPR'2024", 'DeiT', 224, 'Patchfy & Hierarchical',
-        'Metaformer', 'Attention & Gating', 'PreNorm & LayerScale',
-        'TransNeXt: Robust Foveal Visual Perception for Vision Transformers, arXiv:2311.17132',
-        'https://github.com/DaiShiResearch/TransNeXt', 'bocb_mm.TransNeXt', 'transnext-tiny',
-        ('TransNeXt-T', 'TransNeXt-Tiny', 'TransNeXt', 'TNXT'), (72, 144, 288, 576),
-        'LinearClsHead', 576, True, 28.2,
-        dict(type='bocb_mm.TransNeXt', arch='tiny'),
+        short_name='TNX-T', full_name='TransNeXt-T', venue="CVPR'2024", recipe='DeiT',
+        input_size=224, stage_design='Patchfy & Hierarchical', block_design='Metaformer',
+        operator='Attention & Gating', residual='PreNorm & LayerScale',
+        paper='TransNeXt: Robust Foveal Visual Perception for Vision Transformers, '
+              'arXiv:2311.17132',
+        code_url='https://github.com/DaiShiResearch/TransNeXt', source='bocb_mm.TransNeXt',
+        slug='transnext-tiny', aliases=('TransNeXt-T', 'TransNeXt-Tiny', 'TransNeXt', 'TNXT'),
+        channels=(72, 144, 288, 576), head_type='LinearClsHead', head_in_channels=576,
+        gap_neck=True, official_params_m=28.2,
+        _backbone_224=dict(type='bocb_mm.TransNeXt', arch='tiny'),
         _multiscale=dict(out_indices=(0, 1, 2, 3)),
         notes='Aggregated attention in plain PyTorch (F.unfold sliding window), any input size.'),
     _metaformer('IF-12', 'IdentityFormer-S12', 'identityformer_s12', 'Identity',
@@ -377,7 +423,7 @@ def get_backbone_info(name: str) -> BackboneInfo:
     return info
 
 
-def classifier_cfg(name: str, num_classes: int = 100, cifar: Optional[bool] = None,
+def classifier_cfg(name: str, num_classes: int = 100, cifar: bool | None = None,
                    **backbone_overrides: Any) -> dict:
     """An mmpretrain ``ImageClassifier`` config for a BOCB backbone.
 
