@@ -3,6 +3,9 @@
     # 2 backbones x all optimizers x 2 seeds, 2 runs at a time, then results.csv
     python tools/bocb_sweep.py run 'configs/cifar100/**/*.py' --backbones R-50 DeiT-S \\
         --seeds 0 1 --jobs 2 --work-root work_dirs/bocb
+    # 4 runs on each visible GPU (CUDA_VISIBLE_DEVICES, else all of torch.cuda.device_count())
+    python tools/bocb_sweep.py run 'configs/cifar100/**/*.py' --runs-per-gpu 4 \\
+        -- --gpu-data --amp bf16
     python tools/bocb_sweep.py slurm 'configs/cifar100/**/*.py' --partition gpu
     python tools/bocb_sweep.py collect 'configs/cifar100/**/*.py' --out results.csv
     # extra tools/train.py arguments go after `--`:
@@ -49,8 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common(p_plan)
     p_run = sub.add_parser('run', help='run the grid locally, then collect results')
     common(p_run)
-    p_run.add_argument('--jobs', type=int, default=1, help='runs at a time')
-    p_run.add_argument('--threads', type=int, help='threads per run (default cores // jobs)')
+    placement = p_run.add_mutually_exclusive_group()
+    placement.add_argument('--jobs', type=int, default=1, help='runs at a time (CPU or GPU 0)')
+    placement.add_argument('--runs-per-gpu', type=int, metavar='N',
+                           help='N runs at a time on each visible GPU, each run seeing only '
+                                'its GPU (CUDA_VISIBLE_DEVICES); stops if no GPU is visible')
+    p_run.add_argument('--threads', type=int, help='threads per run (default cores // runs)')
     p_run.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
     p_slurm = sub.add_parser('slurm', help='write (and print) a Slurm job array')
     common(p_slurm)
@@ -103,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nFAILED {record['config']} seed={record['seed']} "
                       f"(log: {record['log']}):\n  " + '\n  '.join(tail), file=sys.stderr)
 
-        records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads, on_done=report)
+        try:
+            records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads,
+                                on_done=report, runs_per_gpu=args.runs_per_gpu)
+        except (RuntimeError, ValueError) as err:
+            print(f'bocb_sweep run: {err}', file=sys.stderr)
+            return 2
         failed = [r for r in records if r['status'] == 'failed']
         rows = collect(runs, out_csv, args.metric, args.score)
         done = sum(r['status'] == 'finished' for r in rows)

@@ -2,6 +2,10 @@
 
 Finished runs are skipped, interrupted ones resume from their last checkpoint, a failing run is
 recorded with the tail of its log and the rest of the queue goes on.
+
+With ``runs_per_gpu`` the queue packs runs onto the visible GPUs: one slot per (GPU, k) for
+``k < runs_per_gpu``, each run started in a free slot with ``CUDA_VISIBLE_DEVICES`` set to that
+slot's GPU (:func:`visible_gpus`, :func:`gpu_slots`, :func:`run_env`).
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from tqdm import tqdm
 
@@ -51,12 +55,87 @@ def log_tail(path: str, lines: int = 30) -> str:
         return ''
 
 
+def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:
+    """The GPUs this process may place runs on, as ``CUDA_VISIBLE_DEVICES`` entries.
+
+    Args:
+        env: The environment to read (default ``os.environ``).
+
+    Returns:
+        The entries of ``CUDA_VISIBLE_DEVICES`` when it is set (as CUDA reads it: up to the
+        first negative entry, so ``''`` and ``'-1'`` hide every GPU), else ``'0'`` ..
+        ``str(torch.cuda.device_count() - 1)``.
+    """
+    env = os.environ if env is None else env
+    value = env.get('CUDA_VISIBLE_DEVICES')
+    if value is None:
+        import torch
+        return [str(i) for i in range(torch.cuda.device_count())]
+    gpus: list[str] = []
+    for entry in (e.strip() for e in value.split(',')):
+        if not entry or entry.startswith('-'):
+            break
+        gpus.append(entry)
+    return gpus
+
+
+def gpu_slots(gpus: Sequence[str], runs_per_gpu: int) -> list[str]:
+    """The run slots of ``runs_per_gpu`` runs on each GPU, GPUs interleaved.
+
+    Interleaving spreads the first runs over all GPUs before any GPU takes a second one.
+
+    Args:
+        gpus: GPU ids (``CUDA_VISIBLE_DEVICES`` entries), e.g. from :func:`visible_gpus`.
+        runs_per_gpu: Runs placed on each GPU at a time.
+
+    Returns:
+        One GPU id per slot, ``len(gpus) * runs_per_gpu`` of them.
+
+    Raises:
+        ValueError: If ``runs_per_gpu < 1``.
+        RuntimeError: If no GPU is visible.
+    """
+    if runs_per_gpu < 1:
+        raise ValueError(f'runs_per_gpu must be >= 1, got {runs_per_gpu}')
+    if not gpus:
+        raise RuntimeError(
+            f'--runs-per-gpu {runs_per_gpu}: no GPU is visible (CUDA_VISIBLE_DEVICES='
+            f'{os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")!r}, or torch sees no CUDA '
+            'device); to run on the CPU use --jobs N instead')
+    return [gpu for _ in range(runs_per_gpu) for gpu in gpus]
+
+
+def run_env(threads: int, gpu: str | None = None,
+            base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one training process.
+
+    Args:
+        threads: torch / OpenMP / MKL threads of the process.
+        gpu: The GPU it runs on (``CUDA_VISIBLE_DEVICES``); None leaves the variable as it is.
+        base: The environment to extend (default ``os.environ``).
+
+    Returns:
+        A new environment dict.
+    """
+    env = {**(os.environ if base is None else base), 'OMP_NUM_THREADS': str(threads),
+           'MKL_NUM_THREADS': str(threads)}
+    if gpu is not None:
+        env['CUDA_VISIBLE_DEVICES'] = gpu
+    return env
+
+
+def _threads(threads_per_job: int | None, jobs: int) -> int:
+    """Threads per process: as asked, else an equal share of the cores."""
+    return threads_per_job or max(1, (os.cpu_count() or 1) // max(jobs, 1))
+
+
 class _Job:
-    def __init__(self, run: Run, env: dict, python: str) -> None:
+    def __init__(self, run: Run, env: dict, python: str, gpu: str | None = None) -> None:
         os.makedirs(run.work_dir, exist_ok=True)
         self.run = run
         self.resumed = has_checkpoint(run)
         self.log_path = osp.join(run.work_dir, LOG_NAME)
+        self.gpu = gpu
         self.start = time.time()
         self.log = open(self.log_path, 'a')
         self.proc = subprocess.Popen(train_command(run, python), stdout=self.log,
@@ -71,16 +150,12 @@ class _Job:
                       status='finished' if ok else classify_failure(tail), resumed=self.resumed,
                       wall_time=round(time.time() - self.start, 2), log=self.log_path,
                       executor='subprocess')
+        if self.gpu is not None:
+            record['gpu'] = self.gpu
         if not ok:
             record['log_tail'] = tail
         write_record(self.run.work_dir, record)
         return record
-
-
-def _thread_env(threads_per_job: int | None, jobs: int) -> dict:
-    """The environment of a training process: its share of the cores as torch threads."""
-    threads = threads_per_job or max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    return {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
 
 
 class SubprocessExecutor:
@@ -99,7 +174,7 @@ class SubprocessExecutor:
 
     def __init__(self, jobs: int = 1, threads_per_job: int | None = None,
                  python: str = sys.executable) -> None:
-        self.env = _thread_env(threads_per_job, jobs)
+        self.env = run_env(_threads(threads_per_job, jobs))
         self.python = python
         self._pool = ThreadPoolExecutor(max(1, jobs))
         self._running: set[_Job] = set()
@@ -133,30 +208,45 @@ class SubprocessExecutor:
 
 def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
               threads_per_job: int | None = None, poll: float = 0.2,
-              on_done: Callable[[dict], None] | None = None) -> list[dict]:
+              on_done: Callable[[dict], None] | None = None, runs_per_gpu: int | None = None,
+              gpus: Sequence[str] | None = None) -> list[dict]:
     """Run the grid with ``jobs`` processes in parallel; returns the records of runs started.
 
     Args:
         runs: the planned runs; finished ones are skipped.
-        jobs: processes at a time.
+        jobs: processes at a time (ignored with ``runs_per_gpu``).
         python: interpreter for ``tools/train.py``.
-        threads_per_job: torch/OpenMP threads per process (default: cores // jobs).
+        threads_per_job: torch/OpenMP threads per process (default: cores // processes).
         poll: seconds between checks of the running processes.
         on_done: called with each finished run's record (e.g. to print failures).
+        runs_per_gpu: pack this many runs on each GPU at a time, each process seeing only its
+            GPU (``CUDA_VISIBLE_DEVICES``); ``jobs`` becomes ``len(gpus) * runs_per_gpu``.
+        gpus: the GPUs to use with ``runs_per_gpu`` (default :func:`visible_gpus`).
+
+    Raises:
+        ValueError: If ``jobs`` or ``runs_per_gpu`` is below 1.
+        RuntimeError: With ``runs_per_gpu`` when no GPU is visible.
     """
+    if jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got {jobs}')
+    slots: deque[str | None] = deque([None] * jobs)
+    if runs_per_gpu is not None:
+        slots = deque(gpu_slots(visible_gpus() if gpus is None else gpus, runs_per_gpu))
+    threads = _threads(threads_per_job, len(slots))
     todo = deque(r for r in runs if not is_finished(r))
     skipped = len(runs) - len(todo)
-    env = _thread_env(threads_per_job, jobs)
     records: list[dict] = []
     running: list[_Job] = []
     bar = tqdm(total=len(runs), initial=skipped, unit='run', desc='sweep', dynamic_ncols=True)
     try:
         while todo or running:
-            while todo and len(running) < jobs:
-                running.append(_Job(todo.popleft(), env, python))
+            while todo and slots:
+                gpu = slots.popleft()
+                running.append(_Job(todo.popleft(), run_env(threads, gpu), python, gpu))
             time.sleep(poll)
             for job in [j for j in running if j.proc.poll() is not None]:
                 running.remove(job)
+                slots.append(job.gpu)
                 record = job.finish()
                 records.append(record)
                 if on_done:

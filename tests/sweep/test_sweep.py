@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -159,3 +160,75 @@ def test_transfer_runs_are_keyed_by_paper_column(tmp_path: Path) -> None:
     assert {'det:R-50 (SGD)', 'det:R-50 (LARS)', 'det:R-50 (Adan)'} <= det
     assert 'pose:R-50 (SGD)' in {r.backbone for r in runs if r.dataset == 'coco-pose'}
     assert len({r.work_dir for r in runs}) == len(runs)
+
+
+# ----------------------------------------------------------------------------- GPU packing
+def test_visible_gpus_read_cuda_visible_devices_as_cuda_does():
+    from bocb_mm.sweep.local import visible_gpus
+    assert visible_gpus({'CUDA_VISIBLE_DEVICES': '2, 5'}) == ['2', '5']
+    assert visible_gpus({'CUDA_VISIBLE_DEVICES': 'GPU-1a2b,GPU-3c4d'}) == ['GPU-1a2b', 'GPU-3c4d']
+    assert visible_gpus({'CUDA_VISIBLE_DEVICES': '0,-1,3'}) == ['0']  # CUDA stops at -1
+    assert visible_gpus({'CUDA_VISIBLE_DEVICES': ''}) == []
+    import torch
+    assert visible_gpus({}) == [str(i) for i in range(torch.cuda.device_count())]
+
+
+def test_gpu_slots_interleave_gpus_and_refuse_without_one():
+    from bocb_mm.sweep.local import gpu_slots
+    assert gpu_slots(['2', '5'], 3) == ['2', '5', '2', '5', '2', '5']
+    assert gpu_slots(['0'], 1) == ['0']
+    with pytest.raises(RuntimeError, match='no GPU is visible.*--jobs'):
+        gpu_slots([], 2)
+    with pytest.raises(ValueError, match='runs_per_gpu must be >= 1'):
+        gpu_slots(['0'], 0)
+
+
+# A stand-in for tools/train.py's interpreter: records the environment and the time span of
+# each launched process in its work dir (argv: train.py, config, --work-dir, WORK_DIR, ...).
+ENV_PROBE = '''#!{python}
+import json, os, sys, time
+start = time.time()
+time.sleep(0.6)
+with open(os.path.join(sys.argv[4], 'probe.json'), 'w') as f:
+    json.dump(dict(gpu=os.environ.get('CUDA_VISIBLE_DEVICES'), start=start, end=time.time(),
+                   threads=os.environ['OMP_NUM_THREADS']), f)
+'''
+
+
+def _max_overlap(spans: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    depth = peak = 0
+    for _, step in events:
+        depth += step
+        peak = max(peak, depth)
+    return peak
+
+
+def test_runs_per_gpu_gives_each_run_one_gpu_and_packs_n(tmp_path: Path) -> None:
+    from bocb_mm.sweep import Run, run_local
+    probe = tmp_path / 'probe_python'
+    probe.write_text(ENV_PROBE.format(python=sys.executable))
+    probe.chmod(0o755)
+    runs = [Run(config='unused.py', seed=i, work_dir=str(tmp_path / f'run{i}'))
+            for i in range(6)]
+    records = run_local(runs, python=str(probe), runs_per_gpu=2, gpus=['3', '7'],
+                        threads_per_job=2, poll=0.05)
+    assert [r['status'] for r in records] == ['finished'] * 6
+    probes = [json.loads((Path(r.work_dir) / 'probe.json').read_text()) for r in runs]
+    assert {p['gpu'] for p in probes} == {'3', '7'}
+    assert all(p['threads'] == '2' for p in probes)
+    assert sorted(r['gpu'] for r in records) == sorted(p['gpu'] for p in probes)
+    spans = {gpu: [(p['start'], p['end']) for p in probes if p['gpu'] == gpu] for gpu in '37'}
+    assert max(_max_overlap(s) for s in spans.values()) == 2  # packed, never more than N
+    assert _max_overlap([span for s in spans.values() for span in s]) == 4
+    with pytest.raises(RuntimeError, match='no GPU is visible'):
+        run_local(runs, python=str(probe), runs_per_gpu=1, gpus=[])
+
+
+def test_cli_runs_per_gpu_without_a_gpu_stops_with_a_message(tmp_path: Path) -> None:
+    configs = _write_grid(tmp_path)
+    result = _sweep('run', configs[0], '--work-root', str(tmp_path / 'w'), '--runs-per-gpu', '2',
+                    env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'no GPU is visible' in result.stderr and '--jobs' in result.stderr
+    assert not list((tmp_path / 'w').glob(f'*/seed0/{RUN_RECORD}'))
