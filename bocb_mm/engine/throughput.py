@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from mmengine.hooks import Hook
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from bocb_mm.registry import HOOKS
 
@@ -158,7 +159,9 @@ class StepTimerHook(Hook):
     """Logs ``preprocess_time``, ``fwd_bwd_time`` and ``optim_time`` of every training iteration.
 
     The device is synchronised at each phase boundary, which costs a little throughput: use it
-    for measurements (``tools/benchmark/train_throughput.py``), not in production runs.
+    for measurements (``tools/benchmark/train_throughput.py``), not in production runs. The
+    timing hooks on the data preprocessor and the optimizer mark only inside a training
+    iteration (not in validation) and are removed when training ends.
     """
 
     priority = 'NORMAL'  # after IterTimerHook, before LoggerHook (BELOW_NORMAL) logs the iter
@@ -166,32 +169,50 @@ class StepTimerHook(Hook):
     def __init__(self) -> None:
         self._marks: dict[str, float] = {}
         self._device = torch.device('cpu')
+        self._handles: list[RemovableHandle] = []
+        self._in_train_iter = False
 
     def _mark(self, name: str) -> None:
+        if not self._in_train_iter:
+            return
         _sync(self._device)
         self._marks[name] = time.perf_counter()
 
     def before_train(self, runner: Any) -> None:
         """Install the timing hooks on the data preprocessor and the optimizer."""
+        self._remove_handles()
         model = _unwrap(runner.model)
         params = list(model.parameters())
         self._device = params[0].device if params else torch.device('cpu')
         preprocessor = getattr(model, 'data_preprocessor', None)
         if isinstance(preprocessor, nn.Module):
-            preprocessor.register_forward_hook(lambda *_: self._mark('preprocessed'))
+            self._handles.append(
+                preprocessor.register_forward_hook(lambda *_: self._mark('preprocessed')))
         for optimizer in _optimizers(runner.optim_wrapper):
-            optimizer.register_step_pre_hook(lambda *_: self._mark('step_start'))
-            optimizer.register_step_post_hook(lambda *_: self._mark('step_end'))
+            self._handles += [
+                optimizer.register_step_pre_hook(lambda *_: self._mark('step_start')),
+                optimizer.register_step_post_hook(lambda *_: self._mark('step_end'))]
+
+    def after_train(self, runner: Any) -> None:
+        """Remove the timing hooks."""
+        self._remove_handles()
+
+    def _remove_handles(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         """Start of the iteration (the batch is loaded)."""
         self._marks = {}
+        self._in_train_iter = True
         self._mark('start')
 
     def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
                          outputs: Any = None) -> None:
         """Log the phases of the iteration that just ran."""
         self._mark('end')
+        self._in_train_iter = False
         marks = self._marks
         start = marks['start']
         pre = marks.get('preprocessed', start)

@@ -91,6 +91,35 @@ def test_every_cifar_recipe_has_a_gpu_data_path(backbone):
     assert len(pre.train_augments) == len(cpu_ops)
 
 
+# ----------------------------------------------------------------------------- step timer
+def test_step_timer_marks_train_iterations_only_and_removes_its_hooks(tmp_path):
+    """The timing hooks fire inside training iterations only and are gone after training."""
+    from engine_helpers import TinyClsDataset, cls_model_cfg, make_runner, read_scalars
+
+    from bocb_mm.engine import StepTimerHook
+    timer = StepTimerHook()
+    runner = make_runner(str(tmp_path), cls_model_cfg(), TinyClsDataset(n=8),
+                         dict(optimizer=dict(type='SGD', lr=0.01)), scope='mmpretrain',
+                         max_iters=2, custom_hooks=[timer])
+    preprocessor = runner.model.data_preprocessor
+    n_hooks = len(preprocessor._forward_hooks)
+    runner.train()
+    rows = [r for r in read_scalars(str(tmp_path)) if 'loss' in r]
+    assert len(rows) == 2 and all(r['fwd_bwd_time'] > 0 and r['optim_time'] > 0 for r in rows)
+    optimizer = runner.optim_wrapper.optimizer  # built by train()
+    assert len(preprocessor._forward_hooks) == n_hooks, 'StepTimerHook left its hooks'
+    assert not optimizer._optimizer_step_pre_hooks and not optimizer._optimizer_step_post_hooks
+    # outside a training iteration (validation, a later call) nothing is marked
+    timer.before_train(runner)
+    timer._marks = {}
+    with torch.no_grad():
+        runner.model.val_step(dict(inputs=[img for img in TinyClsDataset(n=2).images]))
+    assert timer._marks == {}
+    assert len(preprocessor._forward_hooks) == n_hooks + 1
+    timer.after_train(runner)
+    assert len(preprocessor._forward_hooks) == n_hooks
+
+
 # ----------------------------------------------------------------------------- training runs
 def test_gpu_data_path_trains_r50(tiny_cifar, tmp_path):
     work_dir = str(tmp_path / 'r50_gpu_data')
@@ -147,11 +176,20 @@ def test_compiled_graph_capture_gives_the_eager_losses(tiny_cifar, tmp_path):
     torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-4, atol=1e-5)
 
 
+def test_packed_benchmark_runs_share_the_first_gpu(monkeypatch):
+    """``train_throughput --runs N`` places N runs as ``bocb_sweep run --runs-per-gpu N``."""
+    from bocb_mm.benchmark.train_throughput import placements
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '3,5')
+    assert placements(3) == ['3', '3', '3']
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    assert placements(2) == [None, None]  # no GPU: CPU runs, CUDA_VISIBLE_DEVICES untouched
+
+
 def test_train_throughput_benchmark_reports_phases(tmp_path):
-    """tools/benchmark/train_throughput.py on CPU: one packed run, small model, a few iters."""
-    bench = _load('bocb_train_throughput', 'tools/benchmark/train_throughput.py')
+    """The train_throughput benchmark on CPU: one packed run, small model, a few iters."""
+    from bocb_mm.benchmark.train_throughput import main
     out = tmp_path / 'throughput.json'
-    results = bench.main([cifar._config('R-50', 'AdamW'), '--runs', '1', '--iters', '3',
+    results = main([cifar._config('R-50', 'AdamW'), '--runs', '1', '--iters', '3',
                           '--warmup', '1', '--batch', '4', '--num-workers', '0', '--gpu-data',
                           '--work-dir', str(tmp_path / 'work'), '--json', str(out),
                           '--cfg-options', *cifar.SMALL['R-50']])
