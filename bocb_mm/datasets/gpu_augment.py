@@ -504,9 +504,10 @@ class BatchRandAugment:
     Per image and per slot (``num_policies`` slots, ops drawn with replacement as
     ``np.random.choice``), the chosen op runs with its probability (0.5 by default), a magnitude
     ``N(magnitude_level, magnitude_std)`` clipped to ``[0, total_level]`` (uniform for
-    ``'inf'``) mapped linearly to the op's ``magnitude_range``, and a random sign. Every op of a
-    slot is computed for the whole batch and selected per image (no host synchronisation); the
-    geometric ops of a slot share one ``grid_sample``.
+    ``'inf'``) mapped linearly to the op's ``magnitude_range``, and a random sign. Per slot the
+    images are grouped by the op they drew and each op runs on its group only (one host
+    synchronisation per slot for the group sizes), with the policy's own ``pad_val`` and
+    ``interpolation``.
     """
 
     def __init__(self, policies: str | list[dict], num_policies: int, magnitude_level: float,
@@ -559,31 +560,35 @@ class BatchRandAugment:
         return torch.where(negative, -level, level)
 
     def __call__(self, imgs: Tensor) -> Tensor:
-        b, _, h, w = imgs.shape
         for _ in range(self.num_policies):
-            choice = torch.randint(0, len(self.policies), (b,), device=imgs.device)
-            geo_matrix = torch.eye(2, 3, dtype=torch.float64, device=imgs.device).repeat(b, 1, 1)
-            geo_mask = torch.zeros(b, dtype=torch.bool, device=imgs.device)
-            geo_policy = None
-            out = imgs
-            for index, policy in enumerate(self.policies):
-                on = (choice == index) & (torch.rand(b, device=imgs.device) < policy['prob'])
-                m = self.magnitudes(policy, b, imgs.device)
-                if policy['type'] in _GEOMETRIC:
-                    matrix = _affine(policy['type'], m, h, w, policy.get('direction',
-                                                                         'horizontal'))
-                    geo_matrix = torch.where(on.view(-1, 1, 1), matrix, geo_matrix)
-                    geo_mask |= on
-                    geo_policy = policy
-                    continue
-                op = randaug_op(policy['type'], imgs, m, thr=policy.get('thr', 128))
-                out = torch.where(_per_image(on), op, out)
-            if geo_policy is not None:
-                warped = affine_cv2(imgs, geo_matrix, geo_policy['pad_val'],
-                                    geo_policy['interpolation'])
-                out = torch.where(_per_image(geo_mask), warped, out)
-            imgs = out
+            imgs = self._slot(imgs)
         return imgs
+
+    def _slot(self, imgs: Tensor) -> Tensor:
+        """One slot: each image draws a policy and applies it with the policy's probability.
+
+        The images are grouped by the op they apply (one host synchronisation for the group
+        sizes); each op runs once, on its group only.
+        """
+        b, device = imgs.shape[0], imgs.device
+        n = len(self.policies)
+        choice = torch.randint(0, n, (b,), device=device)
+        probs = torch.tensor([p['prob'] for p in self.policies], device=device)
+        choice = torch.where(torch.rand(b, device=device) < probs[choice], choice, n)  # n: none
+        order = torch.argsort(choice, stable=True)
+        groups = torch.split(order, torch.bincount(choice, minlength=n + 1).tolist())
+        out = imgs.clone()
+        for policy, idx in zip(self.policies, groups):
+            if len(idx):
+                out[idx] = self._apply(policy, imgs[idx])
+        return out
+
+    def _apply(self, policy: dict, imgs: Tensor) -> Tensor:
+        """``policy``'s op on ``imgs``, with a magnitude drawn per image."""
+        magnitude = self.magnitudes(policy, imgs.shape[0], imgs.device)
+        return randaug_op(policy['type'], imgs, magnitude, pad_val=policy['pad_val'],
+                          interpolation=policy['interpolation'], thr=policy.get('thr', 128),
+                          direction=policy.get('direction', 'horizontal'))
 
 
 _OP_NAMES = ('AutoContrast', 'Equalize', 'Invert', 'Posterize', 'Solarize', 'SolarizeAdd',

@@ -91,6 +91,29 @@ def test_every_cifar_recipe_has_a_gpu_data_path(backbone):
     assert len(pre.train_augments) == len(cpu_ops)
 
 
+# ----------------------------------------------------------------------------- GPU data path
+def test_randaugment_runs_each_op_on_its_images_only(monkeypatch):
+    """Per slot the ops together see at most the batch (not every op the whole batch)."""
+    from bocb_mm.datasets import gpu_augment as ga
+    seen: list[tuple[str, int]] = []
+    op = ga.randaug_op
+
+    def counting_op(name, imgs, magnitude, **kwargs):
+        seen.append((name, imgs.shape[0]))
+        assert magnitude.shape == (imgs.shape[0],)
+        return op(name, imgs, magnitude, **kwargs)
+
+    monkeypatch.setattr(ga, 'randaug_op', counting_op)
+    torch.manual_seed(0)
+    augment = ga.BatchRandAugment('timm_increasing', num_policies=2, magnitude_level=9,
+                                  magnitude_std=0.5, total_level=10)
+    batch = torch.randint(0, 256, (64, 3, 16, 16)).float()
+    out = augment(batch)
+    assert out.shape == batch.shape and not torch.equal(out, batch)
+    assert len({name for name, _ in seen}) > 1
+    assert 0 < sum(n for _, n in seen) <= 2 * 64  # each image takes one op per slot at most
+
+
 # ----------------------------------------------------------------------------- step timer
 def test_step_timer_marks_train_iterations_only_and_removes_its_hooks(tmp_path):
     """The timing hooks fire inside training iterations only and are gone after training."""
