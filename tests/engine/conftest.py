@@ -1,23 +1,10 @@
-"""tests/engine: run each test single-threaded (tiny tensors; avoids thread oversubscription on
-shared CI cores) and keep mmengine's INFO logging quiet."""
+"""tests/engine: every test runs single-threaded (tiny tensors; no thread oversubscription on
+shared CI cores) with mmengine's INFO logging off (fixtures of tests/conftest.py)."""
 from __future__ import annotations
 
-import logging
-
 import pytest
-import torch
-from mmengine.logging import MMLogger
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        logger.setLevel(level)
+def _engine_defaults(single_thread: None, quiet_mmengine: None) -> None:
+    """``single_thread`` and ``quiet_mmengine`` for every test of the folder."""

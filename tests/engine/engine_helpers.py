@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import glob
 import json
-import logging
 import os
 import uuid
 from typing import Any
@@ -115,10 +114,6 @@ def read_scalars(work_dir: str) -> list[dict]:
     return records
 
 
-def quiet_mmengine() -> None:
-    logging.getLogger('mmengine').setLevel(logging.WARNING)
-
-
 def tiny_base_model():
     """An mmengine BaseModel around SmallNet: ``forward(inputs, data_samples, mode)``."""
     import torch.nn.functional as F
@@ -137,15 +132,3 @@ def tiny_base_model():
 
     return TinyBaseModel()
 
-
-def load_tool(relpath: str):
-    """Import a tools/ script (e.g. ``'tools/analysis/param_groups.py'``) as a module."""
-    import importlib.util
-    import sys
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    name = 'bocb_tool_' + os.path.splitext(os.path.basename(relpath))[0]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(repo, relpath))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module

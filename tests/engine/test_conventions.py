@@ -19,10 +19,11 @@ from mmengine.runner import Runner
 from torch import nn
 
 import bocb_mm  # noqa: F401  (registers the optimizers, wrappers and hooks)
+from bocb_mm.cli import param_groups as audit_tool
 from bocb_mm.engine.conventions import (CODES, ConventionCheckHook, ConventionError,
                                         check_conventions, check_optim_wrapper,
                                         check_optimizer_cfg)
-from engine_helpers import SmallNet, load_tool
+from engine_helpers import SmallNet
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR = osp.join(REPO, 'configs', 'cifar100', 'resnet50')
@@ -195,10 +196,6 @@ def test_runner_hook_errors_mode(tmp_path):
         runner.call_hook('before_run')
 
 
-def _audit_tool():
-    return load_tool('tools/analysis/param_groups.py')
-
-
 @pytest.mark.parametrize('optimizer,options,code', [
     ('adan', ['optim_wrapper.optimizer.betas=(0.02,0.08,0.01)'], 'adan_betas'),
     ('lion', ['optim_wrapper.optimizer.lr=3e-3'], 'lion_lr'),
@@ -208,9 +205,8 @@ def _audit_tool():
     ('adamw', [DEFAULT], 'wd_exempt'),
 ])
 def test_tool_warns_on_injected_mistakes(optimizer, options, code, logged, capsys):
-    tool = _audit_tool()
     config = _shipped(optimizer)
-    status = tool.main([config, '--summary-only', '--cfg-options', *NARROW, *options])
+    status = audit_tool.main([config, '--summary-only', '--cfg-options', *NARROW, *options])
     stated = Config.fromfile(config).get('bocb', {}).get('param_groups')
     assert status == (1 if DEFAULT in options and stated else 0)  # 1: the statement contradicted
     assert any(f'[{code}]' in m for m in logged), logged
@@ -218,30 +214,27 @@ def test_tool_warns_on_injected_mistakes(optimizer, options, code, logged, capsy
 
 
 def test_tool_adafactor_relative_step(logged):
-    tool = _audit_tool()
     with pytest.raises(ValueError, match='relative_step'):
-        tool.main([_shipped('adafactor'), '--summary-only', '--cfg-options', *NARROW,
-                   'optim_wrapper.optimizer.relative_step=True'])
+        audit_tool.main([_shipped('adafactor'), '--summary-only', '--cfg-options', *NARROW,
+                         'optim_wrapper.optimizer.relative_step=True'])
     assert any('[adafactor_relative_step]' in m for m in logged)
 
 
 def test_tool_errors_mode(capsys):
-    tool = _audit_tool()
-    assert tool.main([_shipped('lion'), '--summary-only', '--conventions', 'errors',
-                      '--cfg-options', *NARROW, 'optim_wrapper.optimizer.lr=3e-3']) == 2
+    assert audit_tool.main([_shipped('lion'), '--summary-only', '--conventions', 'errors',
+                            '--cfg-options', *NARROW, 'optim_wrapper.optimizer.lr=3e-3']) == 2
     assert '[lion_lr]' in capsys.readouterr().err
 
 
 def test_tool_warns_on_detection_and_pose_configs(logged):
     """RetinaNet (mmdet) and TopDown (mmpose) configs go through the same checks."""
-    tool = _audit_tool()
     det = osp.join(REPO, 'configs', 'coco_det', 'resnet50_adan-300e',
                    'retinanet_resnet50-adan-300e_fpn_adan_8xb2-1x_coco.py')
-    assert tool.main([det, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
-                      'optim_wrapper.optimizer.betas=(0.02,0.08,0.01)']) == 0
+    assert audit_tool.main([det, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
+                            'optim_wrapper.optimizer.betas=(0.02,0.08,0.01)']) == 0
     assert any('[adan_betas]' in m for m in logged)
     pose = osp.join(REPO, 'configs', 'coco_pose', 'resnet50_sgd-100e',
                     'td-hm_resnet50-sgd-100e_lion_8xb64-210e_coco-256x192.py')
-    assert tool.main([pose, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
-                      'optim_wrapper.optimizer.lr=1e-3']) == 0
+    assert audit_tool.main([pose, '--summary-only', '--ignore', 'wd_exempt', '--cfg-options',
+                            'optim_wrapper.optimizer.lr=1e-3']) == 0
     assert any('[lion_lr]' in m for m in logged)

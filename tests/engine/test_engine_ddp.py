@@ -10,8 +10,14 @@ import torch.multiprocessing as mp
 
 
 def _worker(rank: int, world: int, store: str, out: str, estimator: str) -> None:
+    """One rank (a spawned process: the ``single_thread`` fixture does not reach it)."""
+    from helpers import one_thread
+    with one_thread():
+        _train_rank(rank, world, store, out, estimator)
+
+
+def _train_rank(rank: int, world: int, store: str, out: str, estimator: str) -> None:
     import torch.distributed as dist
-    torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank, world_size=world)
     try:
         from engine_helpers import batches, tiny_base_model

@@ -1,6 +1,7 @@
-"""The parameter-group audit (bocb_mm.engine.audit, tools/analysis/param_groups.py) on the three
-config kinds the study ships: a CIFAR-100 classifier (mmpretrain), a RetinaNet (mmdet) and a
-TopDown pose estimator (mmpose). Building them needs no data and loads no checkpoint."""
+"""The parameter-group audit (bocb_mm.engine.audit; tools/analysis/param_groups.py, whose code is
+bocb_mm.cli.param_groups) on the three config kinds the study ships: a CIFAR-100 classifier
+(mmpretrain), a RetinaNet (mmdet) and a TopDown pose estimator (mmpose). Building them needs no
+data and loads no checkpoint."""
 from __future__ import annotations
 
 import csv
@@ -9,8 +10,8 @@ import os.path as osp
 import pytest
 
 import bocb_mm  # noqa: F401
+from bocb_mm.cli import param_groups as audit_tool
 from bocb_mm.engine import audit
-from engine_helpers import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR_LARS = osp.join(REPO, 'configs', 'cifar100', 'resnet50',
@@ -27,9 +28,6 @@ def _audit(config: str, options: dict | None = None):
     model, ow = audit.build_from_config(cfg)
     return cfg, model, audit.audit_param_groups(model, ow)
 
-
-def _tool():
-    return load_tool('tools/analysis/param_groups.py')
 
 
 def _summary(rows):
@@ -93,7 +91,7 @@ def test_statement_problems():
 
 def test_tool_markdown_and_csv(tmp_path, capsys):
     out = tmp_path / 'groups.csv'
-    assert _tool().main([CIFAR_LARS, '--out', str(out), '--cfg-options', *_flat(BOCB)]) == 0
+    assert audit_tool.main([CIFAR_LARS, '--out', str(out), '--cfg-options', *_flat(BOCB)]) == 0
     text = capsys.readouterr().out
     assert '## Parameters' in text and '## Summary by module type' in text
     assert ('| backbone.conv1.weight | 64x3x3x3 | Conv2d | weight | pg0 | 1.2 | 0.0001 | 1 | 1 '
@@ -111,15 +109,15 @@ def _flat(options: dict) -> list[str]:
 
 
 def test_tool_checks_the_shipped_statement(capsys):
-    tool = _tool()
     cfg = audit.load_config(CIFAR_LARS)
     stated = cfg.bocb.get('param_groups')
     if stated is None:
         pytest.skip('this config states no bocb.param_groups')
-    assert tool.main([CIFAR_LARS, '--summary-only']) == 0
+    assert audit_tool.main([CIFAR_LARS, '--summary-only']) == 0
     assert f'bocb.param_groups: the built groups match {stated!r}' in capsys.readouterr().out
-    assert tool.main([CIFAR_LARS, '--summary-only', '--conventions', 'off', '--cfg-options',
-                      'optim_wrapper.paramwise_cfg.bias_decay_mult=1.0']) == 1
+    status = audit_tool.main([CIFAR_LARS, '--summary-only', '--conventions', 'off',
+                              '--cfg-options', 'optim_wrapper.paramwise_cfg.bias_decay_mult=1.0'])
+    assert status == 1
     assert ('bocb.param_groups differs: 1 tensor(s) the line exempts decay: head.fc.bias'
             in capsys.readouterr().out)
 

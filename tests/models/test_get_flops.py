@@ -1,24 +1,13 @@
-"""tools/analysis/get_flops.py: params/FLOPs table of the BOCB backbones."""
+"""tools/analysis/get_flops.py (bocb_mm.cli.get_flops): params/FLOPs table of the BOCB
+backbones."""
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from bocb_mm.cli import get_flops
 
 
-@pytest.fixture(scope='module')
-def get_flops():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', ROOT / 'tools' / 'analysis' / 'get_flops.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_complexity_known_values(get_flops):
+def test_complexity_known_values():
     row = get_flops.complexity('IF-12', num_classes=1000)
     assert row['input'] == 224
     assert row['params_m'] == pytest.approx(11.9, rel=0.01)
@@ -27,14 +16,14 @@ def test_complexity_known_values(get_flops):
     assert row['input'] == 32 and row['flops_g'] == pytest.approx(1.30, rel=0.02)
 
 
-def test_attention_is_counted(get_flops):
+def test_attention_is_counted():
     """scaled_dot_product_attention has a FLOP handle (AttentionFormer > ConvFormer)."""
     af = get_flops.complexity('AF-12')
     assert 'aten::scaled_dot_product_attention' not in af['unsupported']
     assert af['flops_g'] > get_flops.complexity('IF-12')['flops_g'] + 2
 
 
-def test_cli_table(get_flops, capsys, tmp_path):
+def test_cli_table(capsys, tmp_path):
     out = tmp_path / 'flops.csv'
     assert get_flops.main(['--backbones', 'CX-T', 'mobilenet-v2', '--format', 'csv',
                            '--out', str(out)]) == 0

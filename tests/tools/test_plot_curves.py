@@ -1,26 +1,13 @@
-"""tools/analysis/plot_curves.py: curves of several runs from the scalars.json files mmengine's
-LocalVisBackend writes (a resumed run's two timestamps read as one curve)."""
+"""tools/analysis/plot_curves.py (bocb_mm.cli.plot_curves): curves of several runs from the
+scalars.json files mmengine's LocalVisBackend writes (a resumed run's two timestamps read as one
+curve)."""
 from __future__ import annotations
 
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'plot_curves', osp.join(REPO, 'tools', 'analysis', 'plot_curves.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['plot_curves'] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+from bocb_mm.cli import plot_curves as tool
 
 
 def _log_run(work_dir: str, timestamp: str, iters: range, epoch: int, metric: str,

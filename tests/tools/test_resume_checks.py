@@ -1,40 +1,39 @@
 """Issue 17, items 8 and 10: resuming from a broken checkpoint or another optimizer's checkpoint.
 
-Real runs of ``tools/train.py`` (in-process) on the demo's mini ResNet and a tiny generated
-CIFAR-style set: a run with Adan writes a checkpoint per epoch; the tests then truncate files or
-change the optimizer and resume.
+Real runs of ``tools/train.py`` (in-process: ``bocb_mm.cli.train``) on the demo's mini ResNet and
+a tiny generated CIFAR-style set: a run with Adan writes a checkpoint per epoch; the tests then
+truncate files or change the optimizer and resume.
 """
 from __future__ import annotations
 
-import itertools
-import runpy
+import os.path as osp
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from bocb_mm.cli import train as train_tool
 from bocb_mm.datasets import random_cifar
+from helpers import REPO, experiment_name, one_thread
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / 'configs' / 'demo' / 'mini-resnet_digits.py')
-TRAIN = runpy.run_path(str(REPO / 'tools' / 'train.py'))['main']
-_NAMES = itertools.count()
+CONFIG = osp.join(REPO, 'configs', 'demo', 'mini-resnet_digits.py')
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def options(data_root: str, epochs: int, optimizer: str = 'bocb_mm.Adan') -> list[str]:
     opts = [f'optim_wrapper.optimizer.type={optimizer}', 'optim_wrapper.optimizer.lr=0.001',
             f'train_cfg.max_epochs={epochs}', 'default_hooks.checkpoint.interval=1',
             'default_hooks.checkpoint.max_keep_ckpts=5', 'default_hooks.logger.interval=1',
-            'log_level=WARNING', f'experiment_name=resume_{next(_NAMES)}']
+            'log_level=WARNING', f'experiment_name={experiment_name("resume")}']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{loader}.dataset.data_root={data_root}', f'{loader}.batch_size=10']
     return opts
 
 
 def train(work_dir: Path, data_root: str, epochs: int, *extra: str, **kwargs) -> None:
-    TRAIN([CONFIG, '--work-dir', str(work_dir), '--no-validate', *extra, '--cfg-options',
-           *options(data_root, epochs, **kwargs)])
+    train_tool.main([CONFIG, '--work-dir', str(work_dir), '--no-validate', *extra,
+                     '--cfg-options', *options(data_root, epochs, **kwargs)])
 
 
 def truncate(path: Path) -> None:
@@ -48,8 +47,8 @@ def adan_run(tmp_path_factory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp('resume')
     data = str(root / 'data')
     random_cifar(data, num_train=20, num_test=10, num_classes=10)
-    torch.set_num_threads(1)
-    train(root / 'run', data, epochs=2)
+    with one_thread():
+        train(root / 'run', data, epochs=2)
     assert (root / 'run' / 'epoch_2.pth').is_file()
     return root / 'run', data
 

@@ -1,33 +1,21 @@
-"""tools/test.py --show-dir switches on each library's own visualization hook the way that
-library's test.py does (the drawing itself runs in tests/transfer/test_walkthrough.py)."""
+"""tools/test.py (bocb_mm.cli.test) --show-dir switches on each library's own visualization hook
+the way that library's test.py does (the drawing itself runs in tests/transfer/test_walkthrough.py).
+"""
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    if 'bocb_test_tool' in sys.modules:
-        return sys.modules['bocb_test_tool']
-    spec = importlib.util.spec_from_file_location('bocb_test_tool',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['bocb_test_tool'] = module
-    spec.loader.exec_module(module)
-    return module
+from bocb_mm.cli import test as eval_tool
+from helpers import REPO
 
 
 def _config(pattern: str, show_dir: str):
-    tool = _tool()
     config = sorted(glob.glob(osp.join(REPO, pattern)))[0]
-    args = tool.parse_args([config, 'ckpt.pth', '--work-dir', 'wd', '--show-dir', show_dir])
-    return tool.build_config(args)
+    args = eval_tool.parse_args([config, 'ckpt.pth', '--work-dir', 'wd', '--show-dir', show_dir])
+    return eval_tool.build_config(args)
 
 
 @pytest.mark.parametrize('pattern,want', [
@@ -45,7 +33,6 @@ def test_show_dir_turns_on_the_library_hook(pattern, want):
 
 
 def test_show_dir_needs_a_visualization_hook():
-    tool = _tool()
     from mmengine.config import Config
     with pytest.raises(ValueError, match='no default_hooks.visualization'):
-        tool.enable_show_dir(Config(dict(default_hooks=dict())), 'show')
+        eval_tool.enable_show_dir(Config(dict(default_hooks=dict())), 'show')
