@@ -10,8 +10,11 @@
 #   torch 2.14.1 + torchvision 0.29.1 (only when the env has no torch);
 #   mmcv 2.1.0 with compiled ops, built from the sdist by tools/setup/build_mmcv.py (C++ standard
 #     raised to what torch's headers need, no build isolation) and cached as a wheel under
-#     $BOCB_CACHE (default ~/.cache/bocb_mm/wheels) so later runs skip the ~25 min build; with CUDA
-#     (or FORCE_CUDA=1) the CUDA ops are built too;
+#     $BOCB_CACHE (default ~/.cache/bocb_mm/wheels) so later runs skip the ~25 min build; when
+#     torch sees a GPU (or FORCE_CUDA=1) the CUDA ops are built too, for TORCH_CUDA_ARCH_LIST
+#     (default: the visible GPUs' architectures), e.g.
+#       FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 make setup PYTHON=/path/to/cuda/env/bin/python
+#     (the resolved flags are printed; `build_mmcv.py --print-flags` shows them; docs/throughput.md);
 #   mmengine 0.10.7, mmpretrain 1.2.0, mmdet 3.3.0 (refuses mmcv >= 2.2, hence mmcv 2.1.0);
 #   mmpose 1.3.2 without its `chumpy` dependency (does not build on Python 3.11, SMPL-only);
 #   xtcocotools built from source against the installed numpy (PyPI's wheel is numpy-1 only);
