@@ -1,13 +1,34 @@
 """bocb_mm: the BOCB study (arXiv 2410.06373) on today's OpenMMLab stack.
 
-Importing the package applies the stack fixes in :mod:`bocb_mm.compat` and registers the
-optimizers, optimizer wrappers, constructors, hooks and backbones in the ``bocb_mm`` scope.
+Where torch and mmengine are installed, importing the package applies the stack fixes in
+:mod:`bocb_mm.compat` and registers the optimizers, optimizer wrappers, constructors, hooks and
+backbones in the ``bocb_mm`` scope (so ``custom_imports=dict(imports=['bocb_mm'])`` reaches them).
+Without them (a plain scientific Python) it imports nothing more, and the pure-Python parts stay
+usable: :mod:`bocb_mm.analysis` (numpy, pandas, scipy) and the zoo tables.
 """
-from . import compat  # noqa: F401  (first: fixes the installed stack before anything loads)
-from . import registry  # noqa: F401
-from . import optim  # noqa: F401
-from . import engine  # noqa: F401
-from . import models  # noqa: F401
+from __future__ import annotations
+
+import importlib.util
+
 from .version import __version__
 
-__all__ = ['__version__']
+#: What the training stack needs; :func:`stack_installed` checks for these.
+STACK = ('torch', 'mmengine')
+
+
+def stack_installed() -> bool:
+    """Whether torch and mmengine can be imported (checked without importing them)."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in STACK)
+    except ImportError:  # a finder that knows the module is missing may raise instead
+        return False
+
+
+if stack_installed():
+    from . import compat  # noqa: F401  (first: fixes the installed stack before anything loads)
+    from . import registry  # noqa: F401
+    from . import optim  # noqa: F401
+    from . import engine  # noqa: F401
+    from . import models  # noqa: F401
+
+__all__ = ['__version__', 'STACK', 'stack_installed']

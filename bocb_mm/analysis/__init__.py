@@ -1,7 +1,12 @@
 """Analysis of BOCB results: the paper's Table 1 statistics, coupling scores, figures, reports.
 
-Light to import (numpy, pandas, scipy); matplotlib / seaborn load only when a figure is drawn,
-torch only when checkpoints are read. Entry points:
+Needs numpy, pandas and scipy; matplotlib / seaborn load only when a figure is drawn, torch
+only when checkpoints are read. Where torch and mmengine are not installed, ``import bocb_mm``
+loads nothing else (:func:`bocb_mm.stack_installed`), so this package, the paper tables and the
+backbone zoo work in a plain scientific Python; where they are installed, importing ``bocb_mm``
+(the parent) loads and registers the training stack first. The optimizer categories and name
+orders come from the zoos (:mod:`.zoo_lookup`); the optimizer zoo's package (``bocb_mm.optim``)
+imports torch today, so a report without torch stops there with a message. Entry points:
 
 * :func:`~bocb_mm.analysis.io.load_results` - read a sweep's long CSV or a paper wide table.
 * :func:`~bocb_mm.analysis.core.analyze` - top-4 / trivial flags, drop-worst rows, coupling scores.

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -38,26 +37,26 @@ class Analysis:
 
     results: ResultSet
     matrix: pd.DataFrame
-    categories: Dict[str, str]
-    category_order: List[str]
+    categories: dict[str, str]
+    category_order: list[str]
     cells: pd.DataFrame
     bottom: pd.DataFrame
     backbones: pd.DataFrame
     optimizers: pd.DataFrame
-    printed: Optional[pd.DataFrame] = None
-    conventions: Optional[pd.DataFrame] = None
-    rules: Dict[str, str] = field(default_factory=dict)
+    printed: pd.DataFrame | None = None
+    conventions: pd.DataFrame | None = None
+    rules: dict[str, str] = field(default_factory=dict)
     level: float = 0.95
     n_boot: int = 0
-    replicates: Optional[np.ndarray] = None
-    groups: List[np.ndarray] = field(default_factory=list)
+    replicates: np.ndarray | None = None
+    groups: list[np.ndarray] = field(default_factory=list)
 
     @property
     def has_ci(self) -> bool:
         """Whether confidence intervals were computed (several seeds per cell somewhere)."""
         return self.n_boot > 0
 
-    def top4(self, backbone: str) -> List[str]:
+    def top4(self, backbone: str) -> list[str]:
         """Top-4 optimizers of a backbone, best first.
 
         Args:
@@ -69,7 +68,7 @@ class Analysis:
         c = self.cells[(self.cells['backbone'] == backbone) & self.cells['top4']]
         return list(c.sort_values('top1', ascending=False)['optimizer'])
 
-    def trivial(self, backbone: str) -> List[str]:
+    def trivial(self, backbone: str) -> list[str]:
         """Trivial results of a backbone, worst first.
 
         Args:
@@ -82,8 +81,8 @@ class Analysis:
         return list(c.sort_values('top1')['optimizer'])
 
 
-def _cells(res: ResultSet, m: np.ndarray, categories: Dict[str, str], level: float,
-           reps: Optional[np.ndarray]) -> pd.DataFrame:
+def _cells(res: ResultSet, m: np.ndarray, categories: dict[str, str], level: float,
+           reps: np.ndarray | None) -> pd.DataFrame:
     """Long table of cells with flags (and seed statistics when there are seeds).
 
     Args:
@@ -124,7 +123,7 @@ def _cells(res: ResultSet, m: np.ndarray, categories: Dict[str, str], level: flo
     return frame[~np.isnan(m.ravel())].reset_index(drop=True)
 
 
-def _with_ci(table: pd.DataFrame, ci: Dict[str, np.ndarray], keys: List[str]) -> pd.DataFrame:
+def _with_ci(table: pd.DataFrame, ci: dict[str, np.ndarray], keys: list[str]) -> pd.DataFrame:
     """Add ``<key>_ci_low`` / ``<key>_ci_high`` columns.
 
     Args:
@@ -141,7 +140,7 @@ def _with_ci(table: pd.DataFrame, ci: Dict[str, np.ndarray], keys: List[str]) ->
     return table
 
 
-def _printed_comparison(bottom: pd.DataFrame, m: np.ndarray, backbones: List[str]):
+def _printed_comparison(bottom: pd.DataFrame, m: np.ndarray, backbones: list[str]):
     """Paper's printed bottom rows vs recomputed, and the fit of other conventions.
 
     Args:
@@ -169,7 +168,7 @@ def _printed_comparison(bottom: pd.DataFrame, m: np.ndarray, backbones: List[str
 
 
 def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-            categories: Optional[Dict[str, str]] = None) -> Analysis:
+            categories: dict[str, str] | None = None) -> Analysis:
     """Compute the BOCB table, bottom rows, coupling scores and (with seeds) their CIs.
 
     Args:

@@ -20,7 +20,7 @@ t-based interval ``mean +- t_{n-1} * s / sqrt(n)``.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -29,7 +29,7 @@ from . import stats as S
 
 STD_DDOF = 0
 
-RULES: Dict[str, str] = {
+RULES: dict[str, str] = {
     'backbone_coupling': ('backbone coupling score: max - min over optimizer categories of the '
                           'backbone\'s median top-1 within each category (seeds averaged first; '
                           'uncategorized optimizers left out); higher = stronger backbone-optimizer '
@@ -64,7 +64,7 @@ def category_stat(m: np.ndarray, groups: Sequence[np.ndarray], how: str = 'media
         return np.stack([fn(m[..., idx, :], axis=-2) for idx in groups], axis=-2)
 
 
-def backbone_coupling(m: np.ndarray, groups: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
+def backbone_coupling(m: np.ndarray, groups: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
     """Backbone coupling scores from the spread of the category medians.
 
     Args:
@@ -83,7 +83,7 @@ def backbone_coupling(m: np.ndarray, groups: Sequence[np.ndarray]) -> Dict[str, 
                 'coupling_mean': np.nanmax(mean, axis=-2) - np.nanmin(mean, axis=-2)}
 
 
-def optimizer_generality(m: np.ndarray) -> Dict[str, np.ndarray]:
+def optimizer_generality(m: np.ndarray) -> dict[str, np.ndarray]:
     """Generality statistics of each optimizer over backbones.
 
     Args:
@@ -143,7 +143,7 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> np.ndarray:
         return np.nanpercentile(samples, [100 * a, 100 * (1 - a)], axis=0)
 
 
-def cell_t_ci(cube: np.ndarray, level: float = 0.95) -> Dict[str, np.ndarray]:
+def cell_t_ci(cube: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
     """Per-cell mean, sample std and t-based interval over seeds.
 
     Args:
@@ -162,8 +162,8 @@ def cell_t_ci(cube: np.ndarray, level: float = 0.95) -> Dict[str, np.ndarray]:
     return {'mean': mean, 'std': std, 'n': n, 'ci_low': mean - half, 'ci_high': mean + half}
 
 
-def bootstrap_ci(replicates: np.ndarray, fn: Callable[[np.ndarray], Dict[str, np.ndarray]],
-                 level: float = 0.95) -> Dict[str, np.ndarray]:
+def bootstrap_ci(replicates: np.ndarray, fn: Callable[[np.ndarray], dict[str, np.ndarray]],
+                 level: float = 0.95) -> dict[str, np.ndarray]:
     """Apply a vectorised statistic to bootstrap replicates and take percentile intervals.
 
     Args:
@@ -177,8 +177,8 @@ def bootstrap_ci(replicates: np.ndarray, fn: Callable[[np.ndarray], Dict[str, np
     return {k: percentile_ci(v, level) for k, v in fn(replicates).items()}
 
 
-def category_groups(optimizers: Sequence[str], categories: Dict[str, str],
-                    order: Sequence[str]) -> List[Tuple[str, np.ndarray]]:
+def category_groups(optimizers: Sequence[str], categories: dict[str, str],
+                    order: Sequence[str]) -> list[tuple[str, np.ndarray]]:
     """Row indices of each category, in the given category order.
 
     Args:
@@ -198,7 +198,7 @@ def category_groups(optimizers: Sequence[str], categories: Dict[str, str],
 
 
 def pairwise_differences(point: np.ndarray, replicates: np.ndarray, names: Sequence[str],
-                         level: float = 0.95) -> List[Dict[str, object]]:
+                         level: float = 0.95) -> list[dict[str, object]]:
     """Differences of a score between every two items, with paired bootstrap intervals.
 
     Args:
@@ -212,7 +212,7 @@ def pairwise_differences(point: np.ndarray, replicates: np.ndarray, names: Seque
         One dict per pair, higher score first: ``higher, lower, difference, ci_low, ci_high,
         exceeds_ci`` (the interval excludes 0); pairs with a missing score are left out.
     """
-    rows: List[Dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             a, b = (i, j) if point[i] >= point[j] else (j, i)

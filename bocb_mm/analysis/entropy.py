@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 DEFAULT_BINS = 256
 
-CheckpointLike = Union[str, Path, Mapping]
+CheckpointLike = str | Path | Mapping
 
 
-def load_state_dict(path: Union[str, Path]) -> Dict[str, 'object']:
+def load_state_dict(path: str | Path) -> dict[str, 'object']:
     """Load a checkpoint's weights with ``torch.load(..., weights_only=True)``.
 
     mmengine checkpoints keep the weights under ``'state_dict'`` (also accepted: ``'model'``).
@@ -47,7 +47,7 @@ def load_state_dict(path: Union[str, Path]) -> Dict[str, 'object']:
     return extract_state_dict(ckpt, str(path))
 
 
-def extract_state_dict(ckpt: Mapping, name: str = 'checkpoint') -> Dict[str, 'object']:
+def extract_state_dict(ckpt: Mapping, name: str = 'checkpoint') -> dict[str, 'object']:
     """Pick the tensors out of a loaded checkpoint or state dict.
 
     Args:
@@ -73,8 +73,8 @@ def extract_state_dict(ckpt: Mapping, name: str = 'checkpoint') -> Dict[str, 'ob
     return sd
 
 
-def load_checkpoints(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequence[str]] = None,
-                     ) -> List[Tuple[str, Dict[str, 'object']]]:
+def load_checkpoints(checkpoints: Sequence[CheckpointLike], labels: Sequence[str] | None = None,
+                     ) -> list[tuple[str, dict[str, 'object']]]:
     """Load checkpoints (paths or dicts) into named state dicts.
 
     Args:
@@ -120,7 +120,7 @@ def histogram_entropy(values: np.ndarray, bins: int = DEFAULT_BINS) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def weight_layers(sd: Mapping, min_dim: int = 2) -> List[Tuple[str, np.ndarray]]:
+def weight_layers(sd: Mapping, min_dim: int = 2) -> list[tuple[str, np.ndarray]]:
     """The weight tensors that count as layers, in state-dict order.
 
     Args:
@@ -137,7 +137,7 @@ def weight_layers(sd: Mapping, min_dim: int = 2) -> List[Tuple[str, np.ndarray]]
     return out
 
 
-def layer_entropy(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequence[str]] = None,
+def layer_entropy(checkpoints: Sequence[CheckpointLike], labels: Sequence[str] | None = None,
                   bins: int = DEFAULT_BINS) -> pd.DataFrame:
     """Per-layer weight entropy of each checkpoint.
 
@@ -158,9 +158,9 @@ def layer_entropy(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequen
     return pd.DataFrame(rows, columns=cols)
 
 
-def layer_histograms(checkpoints: Sequence[CheckpointLike], labels: Optional[Sequence[str]] = None,
+def layer_histograms(checkpoints: Sequence[CheckpointLike], labels: Sequence[str] | None = None,
                      max_layers: int = 16, points: int = 64,
-                     ) -> Tuple[List[str], Dict[str, List[Tuple[np.ndarray, np.ndarray]]]]:
+                     ) -> tuple[list[str], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
     """Densities of the weights per layer for a ridge plot (layers subsampled evenly).
 
     Each layer's weights are standardised by that layer's std so the shapes are comparable.
@@ -177,7 +177,7 @@ def layer_histograms(checkpoints: Sequence[CheckpointLike], labels: Optional[Seq
     loaded = load_checkpoints(checkpoints, labels)
     names = [n for n, _ in loaded]
     sds = [sd for _, sd in loaded]
-    layers: List[str] = []
+    layers: list[str] = []
     for sd in sds:
         for k, _ in weight_layers(sd):
             if k not in layers:
@@ -187,7 +187,7 @@ def layer_histograms(checkpoints: Sequence[CheckpointLike], labels: Optional[Seq
         layers = [layers[i] for i in keep]
     edges = np.linspace(-4, 4, points + 1)
     x = (edges[:-1] + edges[1:]) / 2
-    dens: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = {}
+    dens: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for name, sd in zip(names, sds):
         wl = dict(weight_layers(sd))
         cur = []

@@ -8,12 +8,12 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-FIGURES: Dict[str, Tuple[float, float, int]] = {
+FIGURES: dict[str, tuple[float, float, int]] = {
     'performance_stability': (14, 6, 100),
     'optimizer_generality': (14, 9, 100),
     'hparam_robustness': (14, 6, 100),
@@ -50,7 +50,7 @@ def _legend_on_top(fig, ax, title: str) -> None:
                    fontsize=8, title_fontsize=8, frameon=False)
 
 
-def pixel_size(name: str) -> Tuple[int, int]:
+def pixel_size(name: str) -> tuple[int, int]:
     """Pixel size (width, height) of a figure's PNG.
 
     Args:
@@ -108,7 +108,7 @@ def _save(fig, name: str, out: Path, stem: str | None = None) -> Path:
     return path
 
 
-def category_palette(categories: Sequence[str]) -> Dict[str, tuple]:
+def category_palette(categories: Sequence[str]) -> dict[str, tuple]:
     """One colour per category (tab10 order).
 
     Args:
@@ -122,7 +122,7 @@ def category_palette(categories: Sequence[str]) -> Dict[str, tuple]:
     return {c: cmap(i % 10)[:3] for i, c in enumerate(categories)}
 
 
-def _cells_with_category(cells: pd.DataFrame, categories: Dict[str, str]) -> pd.DataFrame:
+def _cells_with_category(cells: pd.DataFrame, categories: dict[str, str]) -> pd.DataFrame:
     """Cells with a ``category`` column.
 
     Args:
@@ -154,7 +154,7 @@ def _violin(sns, cells: pd.DataFrame, backbones: Sequence[str], category_order: 
                   size=3.5, jitter=0.15, alpha=0.85)
 
 
-def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], categories: Dict[str, str],
+def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], categories: dict[str, str],
                                category_order: Sequence[str], out: Path) -> Path:
     """Violin plot: each backbone's top-1 distribution over optimizers (points by category).
 
@@ -183,7 +183,7 @@ def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], ca
     return _save(fig, name, out)
 
 
-def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], categories: Dict[str, str],
+def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], categories: dict[str, str],
                               category_order: Sequence[str], out: Path) -> Path:
     """Box plots per optimizer over backbones: gap to the backbone's best (top) and rank (bottom).
 
@@ -221,7 +221,7 @@ def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], ca
     return _save(fig, name, out)
 
 
-def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], categories: Dict[str, str],
+def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], categories: dict[str, str],
                            category_order: Sequence[str], out: Path) -> Path:
     """Box plot per optimizer of the backbones' distance from its mode (lr, wd) setting.
 
@@ -297,7 +297,7 @@ def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, cate
     return _save(fig, name, out)
 
 
-def plot_weight_entropy_ridge(layers: List[str], densities: Dict[str, List[Tuple[np.ndarray, np.ndarray]]],
+def plot_weight_entropy_ridge(layers: list[str], densities: dict[str, list[tuple[np.ndarray, np.ndarray]]],
                               entropy: pd.DataFrame, out: Path) -> Path:
     """Ridge (joy) plot of standardised weight distributions by layer, with per-layer entropy.
 
@@ -367,7 +367,7 @@ def _sensitivity_lines(ax, rows: pd.DataFrame, stage: str, color) -> None:
             mec='k', mew=0.6)
 
 
-def plot_lr_sensitivity(tuning: pd.DataFrame, backbone: str, categories: Dict[str, str],
+def plot_lr_sensitivity(tuning: pd.DataFrame, backbone: str, categories: dict[str, str],
                         category_order: Sequence[str], out: Path) -> Path:
     """Validation top-1 against the learning rate for one backbone: a line per optimizer.
 

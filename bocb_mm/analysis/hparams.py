@@ -13,7 +13,6 @@ decay on from nothing costs ``log10(wd / WD_FLOOR)``. ``d`` is in decades (order
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ RULE = ('hyper-parameter distance: d = |log10(lr/lr_mode)| + |log10(max(wd,1e-6)
         'all values, then the smaller); weight decay <= 1e-6 (incl. 0) counts as no decay')
 
 
-def load_hparams(path: Union[str, Path]) -> pd.DataFrame:
+def load_hparams(path: str | Path) -> pd.DataFrame:
     """Load optimal hyper-parameters: columns ``backbone, optimizer, lr, weight_decay``.
 
     If a (backbone, optimizer) pair has several rows with a ``top1`` column (a sweep's grid),
@@ -143,7 +142,7 @@ def robustness_summary(dist: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def hparams_from_results(runs: pd.DataFrame) -> Optional[pd.DataFrame]:
+def hparams_from_results(runs: pd.DataFrame) -> pd.DataFrame | None:
     """Optimal hyper-parameters from a long-format sweep that has ``lr`` and ``weight_decay``.
 
     Args:

@@ -10,7 +10,7 @@ import csv
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,10 +55,10 @@ class ResultSet:
     runs: pd.DataFrame
     fmt: str
     source: str = ''
-    backbones: List[str] = field(default_factory=list)
-    optimizers: List[str] = field(default_factory=list)
-    dropped: Dict[str, int] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
+    backbones: list[str] = field(default_factory=list)
+    optimizers: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def matrix(self, column: str = 'top1') -> pd.DataFrame:
         """Seed-averaged results as an optimizer x backbone frame (NaN where no run).
@@ -104,7 +104,7 @@ class ResultSet:
         return out
 
 
-def _read_header(path: Path) -> List[str]:
+def _read_header(path: Path) -> list[str]:
     """Read the raw header row of a CSV (before pandas renames duplicates).
 
     Args:
@@ -218,7 +218,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _select_dataset(frame: pd.DataFrame, dataset: Optional[str]) -> pd.DataFrame:
+def _select_dataset(frame: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
     """Keep one dataset's rows when the CSV has a ``dataset`` column.
 
     Args:
@@ -246,7 +246,7 @@ def _select_dataset(frame: pd.DataFrame, dataset: Optional[str]) -> pd.DataFrame
     return frame[frame['dataset'].astype(str).str.strip() == dataset].reset_index(drop=True)
 
 
-def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: Optional[str] = None) -> ResultSet:
+def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: str | None = None) -> ResultSet:
     """Validate and normalise a long-format frame.
 
     Args:
@@ -270,8 +270,8 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: Optional[st
         if blank.size:
             raise BocbInputError(f'empty {col} name at ' + ', '.join(labels[i] for i in blank[:5]))
     frame['seed'] = frame['seed'].astype(str).str.strip()
-    dropped: Dict[str, int] = {}
-    notes: List[str] = []
+    dropped: dict[str, int] = {}
+    notes: list[str] = []
     if 'dataset' in frame.columns:
         notes.append(f'dataset: {", ".join(dict.fromkeys(frame["dataset"].astype(str)))}')
     keep = np.ones(len(frame), dtype=bool)
@@ -317,7 +317,7 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: Optional[st
                      notes=notes)
 
 
-def _load_wide(frame: pd.DataFrame, header: List[str]) -> ResultSet:
+def _load_wide(frame: pd.DataFrame, header: list[str]) -> ResultSet:
     """Validate a wide (paper) table and turn it into one run per cell (seed 0).
 
     Args:
@@ -355,7 +355,7 @@ def _load_wide(frame: pd.DataFrame, header: List[str]) -> ResultSet:
     runs = pd.concat(rows, ignore_index=True)
     if runs.empty:
         raise BocbInputError('the wide table has no numeric values')
-    dropped: Dict[str, int] = {}
+    dropped: dict[str, int] = {}
     if empty:  # as the long format: say which results are missing, then leave them out
         dropped['empty cell'] = len(empty)
         more = '' if len(empty) <= 5 else f' and {len(empty) - 5} more'
@@ -383,8 +383,8 @@ def _require_comparison(res: ResultSet) -> None:
         '(ranks, the drop-worst statistics) and needs results of at least 2 optimizers')
 
 
-def load_results(path: Union[str, Path], status_drop: Optional[frozenset] = None,
-                 dataset: Optional[str] = None) -> ResultSet:
+def load_results(path: str | Path, status_drop: frozenset | None = None,
+                 dataset: str | None = None) -> ResultSet:
     """Load BOCB results from a CSV in either format.
 
     Args:

@@ -8,7 +8,6 @@ CIFAR-100 table, which it says are computed after removing each backbone's worst
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -82,7 +81,7 @@ def parse_printed_stats(text: str) -> pd.DataFrame:
     })
 
 
-def load_printed_stats(path: Optional[Path] = None) -> pd.DataFrame:
+def load_printed_stats(path: Path | None = None) -> pd.DataFrame:
     """Load the paper's printed bottom rows (transcribed CSV).
 
     Args:
@@ -94,7 +93,7 @@ def load_printed_stats(path: Optional[Path] = None) -> pd.DataFrame:
     return pd.read_csv(path or CIFAR100_PRINTED_STATS).set_index('backbone')
 
 
-def load_paper_matrix(path: Optional[Path] = None) -> pd.DataFrame:
+def load_paper_matrix(path: Path | None = None) -> pd.DataFrame:
     """Load a paper wide table (optimizers as rows, backbones as columns).
 
     Args:
@@ -138,7 +137,7 @@ def compare_printed_stats(recomputed: pd.DataFrame, printed: pd.DataFrame) -> pd
         ``<stat>_diff`` (recomputed minus printed) for each statistic.
     """
     common = [b for b in recomputed.index if b in printed.index]
-    out: Dict[str, List[float]] = {}
+    out: dict[str, list[float]] = {}
     for stat in ('mean', 'std', 'range'):
         p = printed.loc[common, stat].astype(float)
         r = recomputed.loc[common, stat].astype(float)

@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def _ci(row: pd.Series, key: str) -> Optional[List[float]]:
+def _ci(row: pd.Series, key: str) -> list[float] | None:
     """A ``[low, high]`` pair from ``<key>_ci_low/high`` columns, or None.
 
     Args:
@@ -67,8 +67,8 @@ def _ci(row: pd.Series, key: str) -> Optional[List[float]]:
     return [row[lo], row[hi]] if lo in row.index else None
 
 
-def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Optional[pd.DataFrame],
-                  files: Dict[str, str], tuned: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def build_summary(an: Analysis, hp_summary: pd.DataFrame | None, entropy: pd.DataFrame | None,
+                  files: dict[str, str], tuned: dict[str, Any] | None = None) -> dict[str, Any]:
     """The content of ``summary.json``.
 
     Args:
@@ -83,7 +83,7 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
     """
     res = an.results
     n = res.seed_counts().to_numpy()
-    backbones: Dict[str, Any] = {}
+    backbones: dict[str, Any] = {}
     for b, r in an.backbones.iterrows():
         backbones[b] = {
             'top4': an.top4(b),
@@ -98,7 +98,7 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
                          'category_medians': {c: r[f'median[{c}]'] for c in an.category_order
                                               if f'median[{c}]' in r.index}},
         }
-    optimizers: Dict[str, Any] = {}
+    optimizers: dict[str, Any] = {}
     for o, r in an.optimizers.iterrows():
         gen = {k: r[k] for k in ('mean_rank', 'mean_gap', 'median_gap', 'worst_gap', 'n_top4',
                                  'n_trivial', 'n_backbones')}
@@ -106,7 +106,7 @@ def build_summary(an: Analysis, hp_summary: Optional[pd.DataFrame], entropy: Opt
                          'generality_ci': ({k: _ci(r, k) for k in ('mean_rank', 'mean_gap')}
                                            if an.has_ci else None),
                          'coupling': {'score': r['coupling'], 'ci': _ci(r, 'coupling')}}
-    out: Dict[str, Any] = {
+    out: dict[str, Any] = {
         'input': {'path': res.source, 'format': res.fmt, 'n_runs': len(res.runs),
                   'n_backbones': len(res.backbones), 'n_optimizers': len(res.optimizers),
                   'seeds_per_cell': {'min': int(n[n > 0].min()) if (n > 0).any() else 0,
@@ -163,10 +163,10 @@ class Section:
     """
 
     title: str
-    text: List[str] = field(default_factory=list)
-    table: Optional[tuple] = None
+    text: list[str] = field(default_factory=list)
+    table: tuple | None = None
     bocb: bool = False
-    image: Optional[str] = None
+    image: str | None = None
 
 
 def _cell(col: str, value: Any) -> str:
@@ -208,9 +208,9 @@ def _score_table(frame: pd.DataFrame, cols: Sequence[str], ci: bool) -> tuple:
     return header, rows
 
 
-def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.DataFrame],
-                   entropy: Optional[pd.DataFrame], out: Path,
-                   extra: Optional[Dict[str, List[Section]]] = None) -> List[Section]:
+def build_sections(an: Analysis, figs: dict[str, Path], hp_summary: pd.DataFrame | None,
+                   entropy: pd.DataFrame | None, out: Path,
+                   extra: dict[str, list[Section]] | None = None) -> list[Section]:
     """Assemble the report's sections.
 
     Args:
@@ -298,7 +298,7 @@ def build_sections(an: Analysis, figs: Dict[str, Path], hp_summary: Optional[pd.
     return secs
 
 
-def render_markdown(an: Analysis, secs: List[Section]) -> str:
+def render_markdown(an: Analysis, secs: list[Section]) -> str:
     """Render the report as Markdown (images linked relatively).
 
     Args:
@@ -342,7 +342,7 @@ def _inline(text: str) -> str:
     return re.sub(r'`(.+?)`', r'<code>\1</code>', t)
 
 
-def render_html(an: Analysis, secs: List[Section], out: Path) -> str:
+def render_html(an: Analysis, secs: list[Section], out: Path) -> str:
     """Render the report as self-contained HTML (figures embedded as base64 PNG).
 
     Args:
@@ -374,7 +374,7 @@ def render_html(an: Analysis, secs: List[Section], out: Path) -> str:
     return '\n'.join(parts)
 
 
-def _bullets(info: Dict[str, Any]) -> List[str]:
+def _bullets(info: dict[str, Any]) -> list[str]:
     """``- key: value`` lines of a (shallow) dict; nested dicts as ``k=v`` lists.
 
     Args:
@@ -441,8 +441,8 @@ def _differences_section(diffs: pd.DataFrame) -> Section:
                    table=(['score', 'higher', 'lower', 'difference', 'CI'], rows) if rows else None)
 
 
-def _tuned_parts(an: Analysis, protocol: Dict[str, Any], tuning: Optional[pd.DataFrame],
-                 out: Path, fig_dir: Path, files: Dict[str, str]):
+def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | None,
+                 out: Path, fig_dir: Path, files: dict[str, str]):
     """Tables, figures, sections and summary entries of a tuned grid.
 
     Args:
@@ -469,7 +469,7 @@ def _tuned_parts(an: Analysis, protocol: Dict[str, Any], tuning: Optional[pd.Dat
     diffs.to_csv(out / 'coupling_differences.csv', index=False, float_format='%.4f')
     files.update({'final_table.csv': 'final_table.csv',
                   'coupling_differences.csv': 'coupling_differences.csv'})
-    figs: Dict[str, Path] = {}
+    figs: dict[str, Path] = {}
     if tuning is not None:
         for b in [b for b in an.results.backbones if b in set(tuning['backbone'])]:
             figs[f'lr_sensitivity:{b}'] = F.plot_lr_sensitivity(tuning, b, an.categories,
@@ -496,12 +496,12 @@ def _tuned_parts(an: Analysis, protocol: Dict[str, Any], tuning: Optional[pd.Dat
     return {'head': head, 'tail': tail}, summary, figs
 
 
-def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
-                hparams: Union[str, Path, None, bool] = None, checkpoints: Optional[Sequence] = None,
-                checkpoint_labels: Optional[Sequence[str]] = None, n_boot: int = 1000,
+def make_report(results: str | Path | ResultSet, out: str | Path,
+                hparams: str | Path | None | bool = None, checkpoints: Sequence | None = None,
+                checkpoint_labels: Sequence[str] | None = None, n_boot: int = 1000,
                 level: float = 0.95, seed: int = 0, log: Log = _noop,
-                protocol: Optional[Dict[str, Any]] = None,
-                tuning: Union[str, Path, pd.DataFrame, None] = None) -> Dict[str, Any]:
+                protocol: dict[str, Any] | None = None,
+                tuning: str | Path | pd.DataFrame | None = None) -> dict[str, Any]:
     """Analyse results and write the whole report into a folder.
 
     Args:
@@ -537,7 +537,7 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
     files = {k: p.name for k, p in T.write_tables(an, out).items()}
     log(f'tables written: {", ".join(sorted(files))}')
 
-    figs: Dict[str, Path] = {}
+    figs: dict[str, Path] = {}
     figs['performance_stability'] = F.plot_performance_stability(an.cells, res.backbones, an.categories,
                                                                  an.category_order, fig_dir)
     figs['optimizer_generality'] = F.plot_optimizer_generality(an.cells, res.optimizers, an.categories,
@@ -600,7 +600,7 @@ def make_report(results: Union[str, Path, ResultSet], out: Union[str, Path],
     return summary
 
 
-def short_summary(summary: Dict[str, Any], n: int = 3) -> str:
+def short_summary(summary: dict[str, Any], n: int = 3) -> str:
     """A few lines for the terminal.
 
     Args:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from typing import Dict, Iterator
+from typing import Iterator
 
 import numpy as np
 from scipy import stats as sps
@@ -26,7 +26,7 @@ TOP_K = 4
 TUKEY_WHISKER = 1.5
 STD_DDOF = 0
 
-RULES: Dict[str, str] = {
+RULES: dict[str, str] = {
     'top_k': (f'top-{TOP_K}: per backbone, the results >= its {TOP_K}th best result '
               f'(ties at the {TOP_K}th value are all marked); seeds averaged first'),
     'trivial': (f'trivial: per backbone, results below Tukey\'s lower fence Q1 - {TUKEY_WHISKER} x IQR '
@@ -156,7 +156,7 @@ def worst_index(m: np.ndarray) -> np.ndarray:
     return np.argmin(np.where(np.isnan(m), np.inf, m), axis=-2)
 
 
-def drop_worst_stats(m: np.ndarray, ddof: int = STD_DDOF) -> Dict[str, np.ndarray]:
+def drop_worst_stats(m: np.ndarray, ddof: int = STD_DDOF) -> dict[str, np.ndarray]:
     """Mean, std and range per backbone after removing its single worst result.
 
     Args:
@@ -176,7 +176,7 @@ def drop_worst_stats(m: np.ndarray, ddof: int = STD_DDOF) -> Dict[str, np.ndarra
     return {'mean': mean, 'std': std, 'range': rng}
 
 
-def all_stats(m: np.ndarray, ddof: int = STD_DDOF) -> Dict[str, np.ndarray]:
+def all_stats(m: np.ndarray, ddof: int = STD_DDOF) -> dict[str, np.ndarray]:
     """Mean, std and range per backbone over all results (no drop), for comparison.
 
     Args:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ def short_category(label: str) -> str:
     return m.group(1) if m else label
 
 
-def _flags(an: Analysis) -> Dict[str, pd.DataFrame]:
+def _flags(an: Analysis) -> dict[str, pd.DataFrame]:
     """Top-4 / trivial flags as optimizer x backbone boolean frames.
 
     Args:
@@ -64,7 +64,7 @@ def _flags(an: Analysis) -> Dict[str, pd.DataFrame]:
     return out
 
 
-def _sorted_optimizers(an: Analysis) -> List[str]:
+def _sorted_optimizers(an: Analysis) -> list[str]:
     """Optimizers grouped by category (category order), data order inside.
 
     Args:
@@ -78,7 +78,7 @@ def _sorted_optimizers(an: Analysis) -> List[str]:
                                                   list(an.matrix.index).index(o)))
 
 
-def table_cells(an: Analysis, style: str) -> List[List[str]]:
+def table_cells(an: Analysis, style: str) -> list[list[str]]:
     """Body rows of the BOCB table with marks in the given style.
 
     Args:
@@ -114,7 +114,7 @@ def table_cells(an: Analysis, style: str) -> List[List[str]]:
     return rows
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Optional[str] = None) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
     """A GitHub-flavoured Markdown table.
 
     Args:
@@ -225,7 +225,7 @@ def bocb_html(an: Analysis) -> str:
     return html_table(['Optimizer', 'Cat.'] + list(an.matrix.columns), rows, escape=False)
 
 
-def frame_rows(frame: pd.DataFrame, digits: int = 2) -> List[List[str]]:
+def frame_rows(frame: pd.DataFrame, digits: int = 2) -> list[list[str]]:
     """Rows of a frame (index first) as formatted text.
 
     Args:
@@ -242,7 +242,7 @@ def frame_rows(frame: pd.DataFrame, digits: int = 2) -> List[List[str]]:
     return rows
 
 
-def write_tables(an: Analysis, out: Path) -> Dict[str, Path]:
+def write_tables(an: Analysis, out: Path) -> dict[str, Path]:
     """Write the BOCB table (md, tex, csv) and the score tables (csv) into a folder.
 
     Args:

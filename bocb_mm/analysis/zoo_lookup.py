@@ -1,34 +1,46 @@
 """Optimizer categories and orderings, looked up in the package's zoos (single source of truth).
 
-The optimizer category comes only from :func:`bocb_mm.optim.zoo.get_info`; there is no copy of
-the category table here. The zoos are imported lazily, inside the functions, so that the rest of
-:mod:`bocb_mm.analysis` imports without them.
+The optimizer category comes only from :func:`bocb_mm.optim.zoo.get_info`, the name orders from
+:func:`bocb_mm.optim.zoo.list_optimizers` and :func:`bocb_mm.models.zoo.list_backbones`; there is
+no copy of these tables here and no fallback: a zoo that cannot be imported stops the analysis
+with a :class:`RuntimeError` naming the cause. The zoos are imported inside the functions, so the
+rest of :mod:`bocb_mm.analysis` imports without them.
 """
 from __future__ import annotations
 
+import importlib
 import warnings
-from typing import Dict, List, Optional, Sequence
+from types import ModuleType
+from typing import Sequence
 
 UNCATEGORIZED = 'uncategorized'
 """Category label given to an optimizer that the optimizer zoo does not know."""
 
 
-def _optim_zoo():
-    """Import ``bocb_mm.optim.zoo`` lazily.
+_ZOOS = {'optimizers': 'bocb_mm.optim.zoo', 'backbones': 'bocb_mm.models.zoo'}
+
+
+def _zoo(kind: str) -> ModuleType:
+    """Import the optimizer or backbone zoo.
+
+    Args:
+        kind: ``'optimizers'`` or ``'backbones'``.
 
     Returns:
-        The module.
+        The zoo module.
 
     Raises:
+        ValueError: For another ``kind``.
         RuntimeError: If the zoo cannot be imported.
     """
+    if kind not in _ZOOS:
+        raise ValueError(f'unknown zoo {kind!r}; expected one of {sorted(_ZOOS)}')
     try:
-        from bocb_mm.optim import zoo
-    except Exception as err:  # noqa: BLE001 - any failure means the lookup is unavailable
+        return importlib.import_module(_ZOOS[kind])
+    except ImportError as err:
         raise RuntimeError(
-            'optimizer categories come from bocb_mm.optim.zoo.get_info, which could not be '
-            f'imported: {type(err).__name__}: {err}') from err
-    return zoo
+            f'the analysis reads {kind} from {_ZOOS[kind]}, which could not be imported: '
+            f'{type(err).__name__}: {err}') from err
 
 
 def category_label(category: object) -> str:
@@ -47,7 +59,7 @@ def category_label(category: object) -> str:
     return str(category)
 
 
-def optimizer_categories(names: Sequence[str]) -> Dict[str, str]:
+def optimizer_categories(names: Sequence[str]) -> dict[str, str]:
     """Look up the paper category of each optimizer in ``bocb_mm.optim.zoo``.
 
     Args:
@@ -60,9 +72,9 @@ def optimizer_categories(names: Sequence[str]) -> Dict[str, str]:
     Raises:
         RuntimeError: If ``bocb_mm.optim.zoo`` cannot be imported.
     """
-    zoo = _optim_zoo()
-    out: Dict[str, str] = {}
-    unknown: List[str] = []
+    zoo = _zoo('optimizers')
+    out: dict[str, str] = {}
+    unknown: list[str] = []
     for name in names:
         try:
             out[name] = category_label(zoo.get_info(name).category)
@@ -75,7 +87,7 @@ def optimizer_categories(names: Sequence[str]) -> Dict[str, str]:
     return out
 
 
-def category_order(categories: Dict[str, str]) -> List[str]:
+def category_order(categories: dict[str, str]) -> list[str]:
     """Order the category labels: sorted, with :data:`UNCATEGORIZED` last.
 
     Args:
@@ -90,26 +102,7 @@ def category_order(categories: Dict[str, str]) -> List[str]:
     return labels
 
 
-def _zoo_names(kind: str) -> Optional[List[str]]:
-    """Names listed by a zoo, or None when the zoo is not importable.
-
-    Args:
-        kind: ``'optimizers'`` or ``'backbones'``.
-
-    Returns:
-        The zoo's list of names, or None.
-    """
-    try:
-        if kind == 'optimizers':
-            from bocb_mm.optim.zoo import list_optimizers
-            return [str(n) for n in list_optimizers()]
-        from bocb_mm.models.zoo import list_backbones
-        return [str(n) for n in list_backbones()]
-    except Exception:  # noqa: BLE001 - ordering is cosmetic; data order is kept
-        return None
-
-
-def order_like_zoo(names: Sequence[str], kind: str) -> List[str]:
+def order_like_zoo(names: Sequence[str], kind: str) -> list[str]:
     """Order names as the zoo lists them, unknown names after, in their data order.
 
     Only the order is taken from the zoo; the names themselves always come from the data.
@@ -120,10 +113,13 @@ def order_like_zoo(names: Sequence[str], kind: str) -> List[str]:
 
     Returns:
         The same names, reordered.
+
+    Raises:
+        ValueError: For an unknown ``kind``.
+        RuntimeError: If the zoo cannot be imported.
     """
-    ref = _zoo_names(kind)
-    if not ref:
-        return list(names)
-    pos = {n.lower(): i for i, n in enumerate(ref)}
+    zoo = _zoo(kind)
+    ref = zoo.list_optimizers() if kind == 'optimizers' else zoo.list_backbones()
+    pos = {str(n).lower(): i for i, n in enumerate(ref)}
     known = sorted((n for n in names if n.lower() in pos), key=lambda n: pos[n.lower()])
     return known + [n for n in names if n.lower() not in pos]

@@ -406,3 +406,59 @@ def test_cli_bad_input_exit_code(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert 'missing: seed' in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# a plain scientific Python (no torch, no mmengine)
+
+NO_STACK = '''
+import sys
+
+
+class NotInstalled:  # torch and mmengine as if not installed: finding them fails
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'mmengine'):
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+import bocb_mm
+import bocb_mm.analysis
+from bocb_mm.analysis import paper, stats
+from bocb_mm.analysis.zoo_lookup import optimizer_categories
+from bocb_mm.models.zoo import list_backbones
+assert not bocb_mm.stack_installed()
+assert len(list_backbones()) == 20
+printed = paper.parse_printed_stats(paper.PROJECT_PAGE.read_text())
+matrix = paper.load_paper_matrix(paper.CIFAR100_TOP1)
+assert len(printed) and matrix.shape == (20, 20) and paper.is_paper_cifar100(matrix)
+try:  # the optimizer zoo's package (bocb_mm.optim) still imports torch: a clear error
+    optimizer_categories(['AdamW'])
+except RuntimeError as err:
+    assert 'bocb_mm.optim.zoo' in str(err) and 'torch' in str(err), err
+else:
+    raise AssertionError('optimizer_categories worked without torch: update this test')
+stack = ('torch', 'mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmpose')
+print(sorted(m for m, mod in sys.modules.items() if m.split('.')[0] in stack and mod))
+'''
+
+
+def test_analysis_imports_without_torch_and_mmengine():
+    """With torch and mmengine unavailable, bocb_mm imports only its pure-Python parts: the
+    analysis package, the paper tables and the backbone zoo work and nothing of the stack loads."""
+    proc = subprocess.run([sys.executable, '-c', NO_STACK], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == '[]'
+
+
+def test_installed_stack_is_loaded_and_registered_by_import_bocb_mm():
+    """Where torch and mmengine are installed, ``import bocb_mm`` loads and registers the stack
+    (what ``custom_imports=dict(imports=['bocb_mm'])`` relies on)."""
+    import bocb_mm
+    from bocb_mm import registry
+    assert bocb_mm.stack_installed()
+    assert 'Lion' in registry.OPTIMIZERS.module_dict
+    assert 'BOCBOptimWrapperConstructor' in registry.OPTIM_WRAPPER_CONSTRUCTORS.module_dict
+    assert 'MogaNet' in registry.MODELS.module_dict
