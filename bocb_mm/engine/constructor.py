@@ -27,6 +27,11 @@ Exclusion from layer-wise adaptation uses the optimizers' own rule (bocb_mm ``LA
 timm semantics: the trust ratio applies where ``weight_decay != 0`` or ``always_adapt``): an
 excluded group gets ``weight_decay=0`` and, for optimizers that take it, ``always_adapt=False``.
 Every group also carries ``trust_exclude`` (True / False: excluded from decay and adaptation).
+No optimizer reads it (the exclusion itself is ``weight_decay`` / ``always_adapt``, which LARS /
+LAMB read); it marks the groups as built by this constructor for
+:mod:`bocb_mm.engine.conventions` (whose policy checks skip them: their ``paramwise_cfg`` is the
+config's decision) and :mod:`bocb_mm.engine.audit`, and it is every other key of a group that the
+optimizer does not take.
 
 ``custom_keys`` follow mmengine (the longest matching name substring wins; ``lr_mult``,
 ``decay_mult`` and any other optimizer option of the group) with one difference: a key that does
@@ -124,7 +129,17 @@ class BOCBOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         return 1.0
 
     def param_groups(self, model: nn.Module, optimizer_cls: type | None = None) -> list[dict]:
-        """The param groups of ``model`` under the policy, in first-parameter order."""
+        """The param groups of ``model`` under the policy, in first-parameter order.
+
+        Args:
+            model: The model (a wrapped model's ``module`` is used).
+            optimizer_cls: The optimizer the groups are for; ``weight_decay`` and
+                ``always_adapt`` are set only where it takes them. None: as for an optimizer
+                that takes ``weight_decay`` and not ``always_adapt``.
+
+        Returns:
+            One dict per set of equal settings: ``params``, the settings and ``trust_exclude``.
+        """
         if hasattr(model, 'module'):
             model = model.module
         custom_keys: dict[str, dict] = self.paramwise_cfg.get('custom_keys', {})

@@ -168,6 +168,21 @@ def test_excluded_from_layerwise_adaptation(optimizer):
             torch.testing.assert_close(delta, plain)
 
 
+@pytest.mark.parametrize('optimizer', [
+    dict(type='SGD', lr=0.1, weight_decay=1e-4), dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    dict(type='bocb_mm.LARS', lr=0.1, weight_decay=1e-4),
+    dict(type='bocb_mm.LAMB', lr=1e-3, weight_decay=0.02),
+    dict(type='bocb_mm.Lion', lr=1e-4, weight_decay=0.1)], ids=lambda o: o['type'])
+def test_groups_carry_only_optimizer_keys_and_the_policy_marker(optimizer):
+    """Every group key is one of the optimizer's defaults (which its step reads from the group),
+    except the constructor's ``trust_exclude`` marker, read by the convention checks."""
+    opt = build(Net(), optimizer, dict(custom_keys={'fc': dict(lr_mult=0.5)})).optimizer
+    assert len(opt.param_groups) == 4  # (decay, no decay) x (lr, lr / 2)
+    for group in opt.param_groups:
+        assert set(group) - set(opt.defaults) == {'params', 'trust_exclude'}
+        assert group['trust_exclude'] == (group['weight_decay'] == 0)
+
+
 def test_frozen_and_shared_parameters():
     model = Net()
     model.conv.weight.requires_grad_(False)
