@@ -32,7 +32,8 @@ import argparse
 import os.path as osp
 import sys
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -53,7 +54,7 @@ def load_state_dict(path: str) -> Mapping[str, torch.Tensor]:
 
 
 def extract_backbone(state: Mapping[str, torch.Tensor],
-                     src_prefix: str = PREFIX) -> 'OrderedDict[str, torch.Tensor]':
+                     src_prefix: str = PREFIX) -> OrderedDict[str, torch.Tensor]:
     """Keys under ``src_prefix``, renamed to ``backbone.<rest>``."""
     out = OrderedDict()
     for key, value in state.items():
@@ -81,7 +82,7 @@ def pad_kernel(weight: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
 
 
 def adapt_to(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]
-             ) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, Any]]:
+             ) -> tuple[OrderedDict[str, torch.Tensor], dict[str, Any]]:
     """Fit ``backbone.*`` tensors to a target backbone's ``state_dict`` (names without prefix).
 
     Returns:

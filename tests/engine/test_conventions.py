@@ -24,8 +24,8 @@ from bocb_mm.engine.conventions import (CODES, ConventionCheckHook, ConventionEr
                                         check_conventions, check_optim_wrapper,
                                         check_optimizer_cfg)
 from engine_helpers import SmallNet
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR = osp.join(REPO, 'configs', 'cifar100', 'resnet50')
 NARROW = ['model.backbone.depth=18', 'model.head.in_channels=512']  # a faster build
 DEFAULT = 'optim_wrapper.constructor=DefaultOptimWrapperConstructor'  # decays norms and biases

@@ -12,8 +12,8 @@ import pytest
 import bocb_mm  # noqa: F401
 from bocb_mm.cli import param_groups as audit_tool
 from bocb_mm.engine import audit
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR_LARS = osp.join(REPO, 'configs', 'cifar100', 'resnet50',
                       'resnet50_lars_1xb100-200e_cifar100.py')
 RETINANET = osp.join(REPO, 'configs', 'coco_det', 'resnet50_lars-100e',

@@ -1,5 +1,6 @@
-"""Unit tests of the backbones implemented in bocb_mm (MogaNet, UniRepLKNet, TransNeXt,
-MetaFormer, CIFAR-stem ConvNeXt/DenseNet)."""
+"""Unit tests of the backbones bocb_mm implements itself (bocb_mm/models/backbones/: MogaNet,
+UniRepLKNet, TransNeXt, MetaFormer, CIFAR-stem ConvNeXt/DenseNet); the 20 BOCB backbones as built
+from the zoo are in test_backbones.py."""
 from __future__ import annotations
 
 import pytest
