@@ -12,14 +12,26 @@ The tuning protocol of the main job needs a validation split that is not the tes
 validation images) and ``final`` (test file: the test images). Runs that choose hyper-parameters
 only ever read ``tune``, whose files contain no test image; the final runs train on the same fit
 images (same iterations per epoch, so the chosen lr means the same schedule).
+
+The main job trains hundreds of short runs in a few long-lived processes; :class:`PackedCIFAR100`
+(``type='bocb_mm.PackedCIFAR100'``, registered when this module is imported, e.g. through the
+config's ``custom_imports``) is mmpretrain's CIFAR-100 reader (unverified, as
+:class:`~bocb_mm.datasets.UnverifiedCIFAR100`) whose deterministic pipeline runs once per image and
+process instead of once per image, epoch and run.
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 
 import numpy as np
 
 from .cifar_writer import write_cifar
+
+try:  # the reader needs mmpretrain; the writers do not
+    from .cifar import UnverifiedCIFAR100
+except ImportError:  # pragma: no cover
+    UnverifiedCIFAR100 = None  # type: ignore[assignment,misc]
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
@@ -105,3 +117,70 @@ def write_digits_splits(root: str, test_fraction: float = 0.2, val_fraction: flo
         write_cifar(roots[key], images[idx[train]], labels[idx[train]], images[idx[held_out]],
                     labels[idx[held_out]], num_classes=10, fine_label_names=DIGIT_CLASSES)
     return dict(**{k: len(v) for k, v in idx.items()}, classes=len(DIGIT_CLASSES), **roots)
+
+
+DETERMINISTIC_TRANSFORMS = frozenset({'Resize', 'CenterCrop', 'PackInputs'})
+"""Transforms :class:`PackedCIFAR100` may cache: their output depends on the image only."""
+
+_PACKED: dict[tuple, list[dict]] = {}
+
+
+def _fresh_sample(sample):
+    """A shallow copy of a ``DataSample``: new field sets, shared label and meta values.
+
+    A run may add fields (its predictions) to the samples it gets; they go to the copy only.
+    ``DataSample.clone`` / ``new`` deep-copy the meta information (about 60 us per image).
+    """
+    out = sample.__class__.__new__(sample.__class__)
+    out.__dict__.update(sample.__dict__)
+    out.__dict__['_metainfo_fields'] = set(sample._metainfo_fields)
+    out.__dict__['_data_fields'] = set(sample._data_fields)
+    return out
+
+
+if UnverifiedCIFAR100 is not None:
+    from bocb_mm.registry import DATASETS
+
+    @DATASETS.register_module()
+    class PackedCIFAR100(UnverifiedCIFAR100):
+        """CIFAR-100 reader whose pipeline runs once per image per process.
+
+        mmpretrain's reader (no checksum pinning, as :class:`UnverifiedCIFAR100`) runs the pipeline
+        on every ``__getitem__``: every image of every epoch of every run. With a pipeline whose
+        output depends on the image only (:data:`DETERMINISTIC_TRANSFORMS`: no random crop, flip
+        or erase) the packed result of an image is the same each time, so it is computed once and
+        kept for the life of the process, keyed by the data file (path, size, modification time)
+        and the pipeline; each access returns the cached input tensor with a new ``DataSample``.
+
+        Config: ``dict(type='bocb_mm.PackedCIFAR100', data_root=..., split='train',
+        pipeline=[dict(type='Resize', scale=(8, 8)), dict(type='PackInputs')])``.
+
+        Raises:
+            ValueError: The pipeline has a transform outside :data:`DETERMINISTIC_TRANSFORMS`.
+        """
+
+        def __init__(self, *args, pipeline=(), **kwargs) -> None:
+            names = [t.get('type') if isinstance(t, dict) else type(t).__name__ for t in pipeline]
+            random = [n for n in names if n not in DETERMINISTIC_TRANSFORMS]
+            if random:
+                raise ValueError(f'PackedCIFAR100 caches the pipeline, which must be '
+                                 f'deterministic ({sorted(DETERMINISTIC_TRANSFORMS)}); got {random}')
+            self._pipeline_key = repr(list(pipeline))
+            self._packed: list | None = None
+            super().__init__(*args, pipeline=list(pipeline), **kwargs)
+
+        def _cache_key(self) -> tuple:
+            folder = osp.join(self.data_prefix['root'], self.base_folder)
+            files = self.train_list if self.split == 'train' else self.test_list
+            stats = [os.stat(osp.join(folder, name)) for name, _ in files]
+            return (folder, self.split, self._pipeline_key,
+                    tuple((s.st_size, s.st_mtime_ns) for s in stats))
+
+        def prepare_data(self, idx: int) -> dict:
+            """The packed image ``idx`` (pipeline run on the first access in this process)."""
+            if self._packed is None:
+                self._packed = _PACKED.setdefault(self._cache_key(), [None] * len(self))
+            packed = self._packed[idx]
+            if packed is None:
+                packed = self._packed[idx] = super().prepare_data(idx)
+            return dict(packed, data_samples=_fresh_sample(packed['data_samples']))

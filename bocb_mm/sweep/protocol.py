@@ -7,10 +7,13 @@ For every backbone x optimizer pair:
 2. **Successive halving.** Every grid point trains with ``tune_seed`` on the fit split for the
    first ``halving_epochs`` of the full schedule and is scored on the validation split; the best
    ``keep`` continue (resumed from their checkpoint, same schedule) to ``epochs`` and are scored
-   again. With ``halving_epochs=None`` every grid point trains the full ``epochs``.
-3. **Selection.** The highest validation top-1 at the largest budget reached wins; ties go to
-   the lr closest (in log scale) to the typical one, then the smaller. Runs with a non-finite
-   loss are recorded as ``diverged`` with their lr and rank last. The test split is never read.
+   again. With ``keep=1`` nothing continues: the first rung's best is the choice, and the seeded
+   finals are the last rung (a single survivor's continuation would choose nothing). With
+   ``halving_epochs=None`` every grid point trains the full ``epochs``.
+3. **Selection.** The highest validation top-1 of the selection rung (:attr:`~TuningProtocol.
+   selection_stage`) wins; ties go to the lr closest (in log scale) to the typical one, then the
+   smaller. Runs with a non-finite loss are recorded as ``diverged`` with their lr and rank last.
+   The test split is never read.
 4. **Finals.** The chosen setting trains again with each of ``final_seeds`` (fresh seeds, same
    training images and budget as the tuning runs); its test top-1 is evaluated once, at the end.
    The table reports their mean with a bootstrap CI.
@@ -31,8 +34,9 @@ from .collect import is_finished, read_record, result_row
 from .plan import Run
 
 STAGES = ('rung0', 'rung1', 'final')
-"""``rung0``: every grid point, first budget; ``rung1``: the survivors, full budget (resumed
-from ``rung0``); ``final``: the chosen setting, one run per seed, evaluated on the test split."""
+"""``rung0``: every grid point, first budget; ``rung1``: the survivors (``keep`` > 1), full budget
+(resumed from ``rung0``), or every grid point at the full budget without halving; ``final``: the
+chosen setting, one run per seed, evaluated on the test split."""
 
 TUNING_FIELDS = ('backbone', 'optimizer', 'lr', 'lr_factor', 'typical_lr', 'weight_decay',
                  'stage', 'epochs', 'val_top1', 'status', 'chosen', 'wall_time', 'overhead',
@@ -51,7 +55,8 @@ class TuningProtocol:
         epochs: The full training budget (tuning survivors and finals).
         halving_epochs: Budget of the first rung; None: no halving (every grid point trains
             ``epochs``).
-        keep: Grid points that continue after the first rung.
+        keep: Grid points that continue after the first rung (1: none continues, the first
+            rung chooses).
         tune_seed: Seed of the tuning runs.
         final_seeds: Seeds of the final runs of the chosen setting.
     """
@@ -79,13 +84,23 @@ class TuningProtocol:
         """Whether the grid is pruned after a first rung."""
         return self.halving_epochs is not None
 
+    @property
+    def continues(self) -> bool:
+        """Whether survivors of the first rung continue to the full budget (``keep`` > 1)."""
+        return self.halving and self.keep > 1
+
+    @property
+    def selection_stage(self) -> str:
+        """The rung whose validation scores choose the lr: ``rung0`` when nothing continues."""
+        return 'rung0' if self.halving and not self.continues else 'rung1'
+
     def grid(self, typical_lr: float) -> list[float]:
         """The lr grid of a pair: ``typical_lr x lr_factors`` to three significant digits."""
         return [float(f'{typical_lr * f:.3g}') for f in self.lr_factors]
 
     def runs_per_pair(self) -> int:
         """Trainings a pair needs when nothing diverges."""
-        rungs = len(self.lr_factors) + (self.keep if self.halving else 0)
+        rungs = len(self.lr_factors) + (self.keep if self.continues else 0)
         return rungs + len(self.final_seeds)
 
     def epoch_cost(self) -> float:
@@ -94,7 +109,10 @@ class TuningProtocol:
         if not self.halving:
             return n + len(self.final_seeds)
         head = self.halving_epochs / self.epochs
-        return n * head + self.keep * (1 - head) + len(self.final_seeds)
+        return n * head + (self.keep * (1 - head) if self.continues else 0) + len(self.final_seeds)
+
+    def _selection_epochs(self) -> int:
+        return self.halving_epochs if self.selection_stage == 'rung0' else self.epochs
 
     def describe(self) -> dict:
         """The protocol as a JSON-ready dict (written into summary.json and the report)."""
@@ -104,9 +122,11 @@ class TuningProtocol:
             successive_halving=(dict(first_rung_epochs=self.halving_epochs, keep=self.keep,
                                      of=len(self.lr_factors)) if self.halving else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
-            selection=('highest validation top-1 at the largest budget reached; ties: the lr '
-                       'closest to the typical lr (log scale), then the smaller; diverged runs '
-                       '(non-finite loss) rank last and are listed with their lr'),
+            selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
+                       + ('' if self.continues or not self.halving else
+                          ' (the first rung; the seeded finals are the last rung)')
+                       + '; ties: the lr closest to the typical lr (log scale), then the smaller; '
+                       'diverged runs (non-finite loss) rank last and are listed with their lr'),
             finals=(f'the chosen setting trains {self.epochs} epochs again (same training images) '
                     f'with seeds {", ".join(map(str, self.final_seeds))}; test top-1 is '
                     'evaluated once, at the end; table: seed mean with a percentile bootstrap CI'),
@@ -245,6 +265,8 @@ class _PairState:
         done = self.rung0 if stage == 'rung0' else self.rung1
         done[outcome.trial.lr] = outcome
         if stage == 'rung0' and len(self.rung0) == len(self.lrs):
+            if not self.protocol.continues:
+                return self._finals()
             best = survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep)
             return [Trial(self.pair, lr, 'rung1', self.protocol.tune_seed,
                           resume_from=self.rung0[lr].trial) for lr in best] or self._finals()
@@ -258,7 +280,8 @@ class _PairState:
         return len(survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep))
 
     def _finals(self) -> list[Trial]:
-        self.chosen = select_lr(self._scores(self.rung1), self.pair.typical_lr)
+        selection = self.rung0 if self.protocol.selection_stage == 'rung0' else self.rung1
+        self.chosen = select_lr(self._scores(selection), self.pair.typical_lr)
         if self.chosen is None:
             return []
         return [Trial(self.pair, self.chosen, 'final', s) for s in self.protocol.final_seeds]
@@ -273,7 +296,8 @@ class _PairState:
                     lr_factor=round(lr / self.pair.typical_lr, 4),
                     typical_lr=self.pair.typical_lr, weight_decay=self.pair.weight_decay,
                     stage=o.trial.stage, epochs=o.row.get('epochs'), val_top1=o.score,
-                    status=o.status, chosen=(o.trial.stage == 'rung1' and lr == self.chosen),
+                    status=o.status,
+                    chosen=(o.trial.stage == self.protocol.selection_stage and lr == self.chosen),
                     wall_time=o.record.get('wall_time'), overhead=o.record.get('overhead'),
                     work_dir=o.run.work_dir))
         return rows

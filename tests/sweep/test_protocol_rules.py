@@ -39,3 +39,18 @@ def test_selection_rules() -> None:
     scores = {1e-4: 50.0, 1e-3: 80.0, 1e-2: None, 1e-1: 70.0}
     assert survivors(scores, 1e-3, keep=2) == [1e-3, 1e-1]
     assert survivors({1e-3: None, 1e-2: 10.0}, 1e-3, keep=2) == [1e-2]
+
+
+def test_single_survivor_means_the_first_rung_chooses() -> None:
+    """keep=1: no survivor continues (it would choose nothing); the finals are the last rung."""
+    protocol = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3,
+                              keep=1)
+    assert not protocol.continues and protocol.selection_stage == 'rung0'
+    assert protocol.runs_per_pair() == 4 + 3
+    assert protocol.epoch_cost() == pytest.approx(4 * 0.3 + 3)
+    assert 'after 3 epochs (the first rung' in protocol.describe()['selection']
+    two = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=2)
+    assert two.continues and two.selection_stage == 'rung1'
+    assert 'after 10 epochs;' in two.describe()['selection']
+    flat = TuningProtocol(lr_factors=(1.0, 3.16), epochs=10)
+    assert not flat.continues and flat.selection_stage == 'rung1'

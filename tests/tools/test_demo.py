@@ -62,6 +62,46 @@ def test_validation_split_is_carved_from_training_images(tmp_path: Path) -> None
     assert sum(r in tune_rows for r in test_rows) <= sum(r in train_rows for r in test_rows)
 
 
+PIPELINE = [dict(type='Resize', scale=(8, 8), interpolation='area'), dict(type='PackInputs')]
+
+
+def test_packed_dataset_equals_mmpretrains_and_packs_once(tmp_path: Path) -> None:
+    """PackedCIFAR100 gives what mmpretrain's reader gives; the pipeline runs once per image."""
+    import torch
+    from mmpretrain.registry import DATASETS
+
+    import bocb_mm.datasets.digits as digits
+    sizes = write_digits_splits(str(tmp_path))
+    cfg = dict(data_root=sizes['tune_root'], split='test', pipeline=PIPELINE,
+               metainfo=dict(classes=[str(i) for i in range(10)]))
+    plain = DATASETS.build(dict(cfg, type='bocb_mm.UnverifiedCIFAR100'))
+    packed = DATASETS.build(dict(cfg, type='bocb_mm.PackedCIFAR100'))
+    assert len(packed) == len(plain) == sizes['val']
+    for i in (0, 7, len(plain) - 1):
+        a, b = plain[i], packed[i]
+        assert a['inputs'].shape == (3, 8, 8) and torch.equal(a['inputs'], b['inputs'])
+        assert torch.equal(a['data_samples'].gt_label, b['data_samples'].gt_label)
+    # a run writing predictions into its samples leaves the cache (and the next run) clean
+    packed[0]['data_samples'].set_pred_score(torch.ones(10))
+    assert 'pred_score' not in packed[0]['data_samples']
+    again = DATASETS.build(dict(cfg, type='bocb_mm.PackedCIFAR100'))
+    assert again[3]['inputs'] is packed[3]['inputs']  # packed once per process
+    # rewritten files are packed anew (the poisoned-label test rewrites a split in place)
+    test_file = Path(sizes['tune_root']) / 'cifar-100-python' / 'test'
+    with open(test_file, 'rb') as f:
+        batch = pickle.load(f, encoding='latin1')
+    batch['fine_labels'] = [(y + 1) % 10 for y in batch['fine_labels']]
+    with open(test_file, 'wb') as f:
+        pickle.dump(batch, f, protocol=2)
+    relabelled = DATASETS.build(dict(cfg, type='bocb_mm.PackedCIFAR100'))
+    assert int(relabelled[0]['data_samples'].gt_label) == (int(plain[0]['data_samples'].gt_label)
+                                                           + 1) % 10
+    assert len(digits._PACKED) >= 2
+    with pytest.raises(ValueError, match='RandomFlip'):
+        DATASETS.build(dict(cfg, type='bocb_mm.PackedCIFAR100',
+                            pipeline=[dict(type='RandomFlip', prob=0.5), *PIPELINE]))
+
+
 def _run_demo(out: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
     return subprocess.run(DEMO + ['--out', str(out), *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
@@ -145,6 +185,22 @@ def test_poisoned_test_labels_do_not_change_the_choice(
     clean_finals = [float(r['top1']) for r in _rows(clean / 'results.csv')
                     if r['top1'] and r['backbone'] == 'mini-resnet']
     assert finals and np.mean(finals) < np.mean(clean_finals) - 20
+
+
+def test_survivors_resume_to_the_full_budget(tmp_path: Path) -> None:
+    """keep=2 of 3: two grid points per pair continue from their first-rung checkpoint; the
+    full-budget rung chooses."""
+    result = _run_demo(tmp_path, '--backbones', 'mini-vit', '--optimizers', 'AdamW', 'SGD-M',
+                       '--lr-factors', '1', '3.16', '10', '--epochs', '2', '--halving-epochs', '1',
+                       '--keep', '2', '--final-seeds', '1')
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    tuning = _rows(tmp_path / 'tuning.csv')
+    rung1 = [r for r in tuning if r['stage'] == 'rung1']
+    assert len([r for r in tuning if r['stage'] == 'rung0']) == 2 * 3 and len(rung1) == 2 * 2
+    assert [r['stage'] for r in tuning if r['chosen'] == 'True'] == ['rung1', 'rung1']
+    for r in rung1:
+        assert r['epochs'] == '2'
+        assert 'resumed epoch: 1' in (Path(r['work_dir']) / 'sweep_train.log').read_text()
 
 
 def test_paper_protocol_keeps_the_papers_settings(tmp_path: Path) -> None:
