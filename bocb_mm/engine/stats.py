@@ -45,7 +45,8 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from bocb_mm.optim import LAMB, LARS
-from bocb_mm.optim.lars import _trust_ratio as _lars_trust_ratio
+from bocb_mm.optim.lamb import scaled_updates, trust_ratio, update_scale
+from bocb_mm.optim.lars import layer_trust_ratio
 from bocb_mm.registry import HOOKS, OPTIM_WRAPPERS
 
 from ._utils import unwrap_model
@@ -232,7 +233,7 @@ class OptimizerStats:
                 continue
             idx = torch.tensor(sel, device=w.device)
             wd = group['weight_decay']
-            ratios.append(_lars_trust_ratio(w[idx], g[idx], lr=group['lr'], weight_decay=wd,
+            ratios.append(layer_trust_ratio(w[idx], g[idx], lr=group['lr'], weight_decay=wd,
                                             trust_coeff=group['trust_coeff'], eps=group['eps'],
                                             trust_clip=group['trust_clip']))
             adapt = wd != 0 or group.get('always_adapt', False)
@@ -241,36 +242,32 @@ class OptimizerStats:
 
     def _lamb_trust(self, entries: list[tuple[int, Tensor]], old: list[Tensor], w: Tensor,
                     device: torch.device) -> tuple[Tensor, Tensor]:
-        """LAMB's trust ratio ``||p|| / ||u||``, rebuilt from the moments after the step."""
+        """LAMB's trust ratio ``||p|| / ||u||``, rebuilt from the moments after the step with
+        LAMB's own helpers (:mod:`bocb_mm.optim.lamb`)."""
         ratios, masks = [], []
         for gi, group in enumerate(self.optimizer.param_groups):
             sel = [i for i, (j, _) in enumerate(entries) if j == gi]
             if not sel:
                 continue
-            beta1, beta2 = group['betas']
             wd = group['weight_decay']
-            u_norm = torch.zeros(len(sel), device=device)
+            ratio = torch.zeros(len(sel), device=device)
             by_step: dict[int, list[int]] = {}
             for pos, i in enumerate(sel):
                 by_step.setdefault(int(self.optimizer.state[entries[i][1]]['step']),
                                    []).append(pos)
             for step, poss in by_step.items():
                 states = [self.optimizer.state[entries[sel[q]][1]] for q in poss]
-                bc1, bc2 = ((1 - beta1**step, 1 - beta2**step) if group['bias_correction']
-                            else (1.0, 1.0))
-                denom = torch._foreach_sqrt([s['exp_avg_sq'] for s in states])
-                torch._foreach_div_(denom, math.sqrt(bc2))
-                torch._foreach_add_(denom, group['eps'])
-                upd = torch._foreach_div([s['exp_avg'] for s in states], bc1)
-                torch._foreach_div_(upd, denom)
-                if wd != 0:
-                    torch._foreach_add_(upd, [old[sel[q]] for q in poss], alpha=wd)
-                u_norm[torch.tensor(poss, device=device)] = _stack_norms(upd, device).float()
-            w_sel = w[torch.tensor(sel, device=device)].float()
-            r = torch.where(w_sel > 0, torch.where(u_norm > 0, w_sel / u_norm, 1.0), 1.0)
-            if group['trust_clip']:
-                r = r.clamp(max=1.0)
-            ratios.append(r)
+                scale, eps_scaled = update_scale(group['bias_correction'], group['betas'], step,
+                                                 group['eps'])
+                upd = scaled_updates([old[sel[q]] for q in poss], [s['exp_avg'] for s in states],
+                                     [s['exp_avg_sq'] for s in states], scale=scale,
+                                     eps_scaled=eps_scaled, weight_decay=wd)
+                at = torch.tensor(poss, device=device)
+                w_sel = w[torch.tensor([sel[q] for q in poss], device=device)].float()
+                # trust_ratio gives scale * ||p|| / ||u|| for the scaled update u / scale
+                ratio[at] = trust_ratio(w_sel, _stack_norms(upd, device), group['trust_clip'],
+                                        scale) / scale
+            ratios.append(ratio)
             adapt = wd != 0 or group.get('always_adapt', False)
             masks.append(torch.full((len(sel),), adapt, device=device))
         return _in_entry_order(ratios, masks)

@@ -38,22 +38,21 @@ printed, and half-precision parameters are updated in their own dtype.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, params_with_grad,
-                     use_foreach)
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._utils import as_tuple, check_adam_hparams
 
 __all__ = ['AdaBelief']
 
 
 @OPTIMIZERS.register_module()
-class AdaBelief(CheckedOptimizer):
+class AdaBelief(BOCBOptimizer):
     """AdaBelief (Zhuang et al., NeurIPS 2020), with the official 0.2.x defaults.
 
     Args:
@@ -75,8 +74,11 @@ class AdaBelief(CheckedOptimizer):
             accelerator parameters and the per-tensor loop on CPU. Default: None.
     """
 
+    group_defaults = dict(amsgrad=False, weight_decouple=True, fixed_decay=False, rectify=True,
+                          degenerated_to_sgd=True)
+
     def __init__(self,
-                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 params: Params,
                  lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-16,
@@ -96,67 +98,25 @@ class AdaBelief(CheckedOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
-        check_betas(group['betas'])
-        check_nonneg('eps', group['eps'])
-        check_nonneg('weight_decay', group['weight_decay'])
+        check_adam_hparams(group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault('amsgrad', False)
-            group.setdefault('weight_decouple', True)
-            group.setdefault('fixed_decay', False)
-            group.setdefault('rectify', True)
-            group.setdefault('degenerated_to_sgd', True)
-            group.setdefault('foreach', None)
             group.pop('buffer', None)  # the official RAdam cache, meaningless here
-        for s in self.state.values():
-            if isinstance(s.get('step'), Tensor):
-                s['step'] = int(s['step'].item())  # once, at load time, from other implementations
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_var'] = zeros_like(p)
 
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'AdaBelief')
-            if not params:
-                continue
-            amsgrad = group['amsgrad']
-            grads, exp_avgs, exp_avg_vars, max_exp_avg_vars, steps = [], [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_var'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if amsgrad and 'max_exp_avg_var' not in state:
-                    state['max_exp_avg_var'] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                state['step'] += 1
-                grads.append(p.grad)
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_vars.append(state['exp_avg_var'])
-                if amsgrad:
-                    max_exp_avg_vars.append(state['max_exp_avg_var'])
-                steps.append(state['step'])
-
-            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
-            fn(params, grads, exp_avgs, exp_avg_vars, max_exp_avg_vars,
-               _step_plan(group, steps), group=group)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        max_exp_avg_vars = lazy_state(params, states, 'max_exp_avg_var') if group['amsgrad'] \
+            else [None] * len(params)
+        foreach_or_loop(self.foreach(group, params), _single_tensor, _multi_tensor, params,
+                        [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['exp_avg_var'] for s in states], max_exp_avg_vars,
+                        _step_plan(group, [s['step'] for s in states]), group=group)
 
 
 def _step_plan(group: dict[str, Any], steps: list[int]) -> list[tuple[str, float, float]]:

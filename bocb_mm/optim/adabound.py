@@ -29,21 +29,21 @@ Differences from the official code, none of which changes a trajectory:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, check_unit_interval,
-                     params_with_grad, use_foreach)
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._utils import as_tuple, check_betas, check_nonneg, check_unit_interval
 
 __all__ = ['AdaBound']
 
 
 @OPTIMIZERS.register_module()
-class AdaBound(CheckedOptimizer):
+class AdaBound(BOCBOptimizer):
     """AdaBound / AMSBound (Luo et al., ICLR 2019).
 
     Args:
@@ -61,8 +61,10 @@ class AdaBound(CheckedOptimizer):
             accelerator parameters and the per-tensor loop on CPU. Default: None.
     """
 
+    group_defaults = dict(amsbound=False)
+
     def __init__(self,
-                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 params: Params,
                  lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999),
                  final_lr: float = 0.1,
@@ -95,66 +97,32 @@ class AdaBound(CheckedOptimizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault('amsbound', False)
-            group.setdefault('foreach', None)
             # Checkpoints of the official class carry no base lr: the current lr is the best guess.
             group.setdefault('base_lr', group['lr'])
-        for s in self.state.values():
-            if isinstance(s.get('step'), Tensor):
-                s['step'] = int(s['step'].item())  # once, at load time, from other implementations
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_sq'] = zeros_like(p)
 
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'AdaBound')
-            if not params:
-                continue
-            amsbound = group['amsbound']
-            grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if amsbound and 'max_exp_avg_sq' not in state:
-                    state['max_exp_avg_sq'] = torch.zeros_like(p,
-                                                               memory_format=torch.preserve_format)
-                state['step'] += 1
-                grads.append(p.grad)
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_sqs.append(state['exp_avg_sq'])
-                if amsbound:
-                    max_exp_avg_sqs.append(state['max_exp_avg_sq'])
-                steps.append(state['step'])
-
-            beta1, beta2 = group['betas']
-            lr, base_lr = group['lr'], group['base_lr']
-            eta = group['final_lr'] * (lr / base_lr if base_lr > 0 else 1.0)
-            step_sizes, lowers, uppers = [], [], []
-            for t in steps:
-                step_sizes.append(lr * math.sqrt(1 - beta2**t) / (1 - beta1**t))
-                lowers.append(eta * (1 - 1 / (group['gamma'] * t + 1)))
-                uppers.append(eta * (1 + 1 / (group['gamma'] * t)))
-
-            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
-            fn(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, lowers, uppers,
-               beta1=beta1, beta2=beta2, eps=group['eps'], weight_decay=group['weight_decay'],
-               amsbound=amsbound)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        amsbound = group['amsbound']
+        max_exp_avg_sqs = lazy_state(params, states, 'max_exp_avg_sq') if amsbound else \
+            [None] * len(params)
+        beta1, beta2 = group['betas']
+        lr, base_lr = group['lr'], group['base_lr']
+        eta = group['final_lr'] * (lr / base_lr if base_lr > 0 else 1.0)
+        step_sizes, lowers, uppers = [], [], []
+        for state in states:
+            t = state['step']
+            step_sizes.append(lr * math.sqrt(1 - beta2**t) / (1 - beta1**t))
+            lowers.append(eta * (1 - 1 / (group['gamma'] * t + 1)))
+            uppers.append(eta * (1 + 1 / (group['gamma'] * t)))
+        foreach_or_loop(self.foreach(group, params), _single_tensor, _multi_tensor, params,
+                        [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['exp_avg_sq'] for s in states], max_exp_avg_sqs, step_sizes, lowers,
+                        uppers, beta1=beta1, beta2=beta2, eps=group['eps'],
+                        weight_decay=group['weight_decay'], amsbound=amsbound)
 
 
 def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],

@@ -42,15 +42,16 @@ a float32 copy with float32 state, as in fairseq.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import (CheckedOptimizer, as_tuple, check_nonneg, check_number, check_positive,
-                     check_unit_interval, params_with_grad, use_foreach)
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state
+from ._utils import (as_tuple, check_nonneg, check_number, check_positive,
+                     check_unit_interval)
 
 __all__ = ['Adafactor']
 
@@ -59,7 +60,7 @@ Scale = Union[float, Tensor]
 
 
 @OPTIMIZERS.register_module()
-class Adafactor(CheckedOptimizer):
+class Adafactor(BOCBOptimizer):
     """Adafactor (Shazeer & Stern, ICML 2018) with fairseq's semantics.
 
     Args:
@@ -84,8 +85,10 @@ class Adafactor(CheckedOptimizer):
             accelerator parameters and the per-tensor loop on CPU. Default: None.
     """
 
+    group_defaults = dict(scale_parameter=True, warmup_init=False, weight_decay=0.0, beta1=None)
+
     def __init__(self,
-                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 params: Params,
                  lr: float | None = None,
                  eps: tuple[float, float] = (1e-30, 1e-3),
                  clip_threshold: float = 1.0,
@@ -136,16 +139,9 @@ class Adafactor(CheckedOptimizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault('scale_parameter', True)
             group.setdefault('relative_step', group.get('lr') is None)
-            group.setdefault('warmup_init', False)
-            group.setdefault('weight_decay', 0.0)
-            group.setdefault('beta1', None)
-            group.setdefault('foreach', None)
         for s in self.state.values():
             s.pop('RMS', None)  # fairseq's per-step cache
-            if isinstance(s.get('step'), Tensor):
-                s['step'] = int(s['step'].item())  # once, at load time, from other implementations
 
     @staticmethod
     def _relative_lr(group: dict[str, Any], t: int) -> float:
@@ -154,56 +150,35 @@ class Adafactor(CheckedOptimizer):
         min_step = 1e-6 * t if group['warmup_init'] else 1e-2
         return min(min_step, 1.0 / math.sqrt(t))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        grad = _grad32(p)
+        if group['beta1'] is not None:
+            state['exp_avg'] = torch.zeros_like(grad)
+        if grad.dim() >= 2:
+            shape = grad.shape
+            state['exp_avg_sq_row'] = grad.new_zeros(shape[:-1])
+            state['exp_avg_sq_col'] = grad.new_zeros(shape[:-2] + shape[-1:])
+        else:
+            state['exp_avg_sq'] = torch.zeros_like(grad)
 
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        if group['beta1'] is not None:
+            lazy_state(params, states, 'exp_avg', lambda p: torch.zeros_like(_grad32(p)))
+        p32s = [p.float() if p.dtype in _LOW_PRECISION else p for p in params]
+        steps = [s['step'] for s in states]
+        foreach_or_loop(self.foreach(group, params), _single_tensor, _multi_tensor, p32s,
+                        [_grad32(p) for p in params], states,
+                        [self._relative_lr(group, t) for t in steps],
+                        [1.0 - math.pow(t, group['decay_rate']) for t in steps], group=group)
+        for p, p32 in zip(params, p32s):
+            if p32 is not p:
+                p.copy_(p32)
 
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
 
-        for group in self.param_groups:
-            params = params_with_grad(group, 'Adafactor')
-            if not params:
-                continue
-            beta1 = group['beta1']
-            p32s, grads, states, rels, beta2ts = [], [], [], [], []
-            for p in params:
-                grad = p.grad.float() if p.grad.dtype in _LOW_PRECISION else p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    if beta1 is not None:
-                        state['exp_avg'] = torch.zeros_like(grad)
-                    if grad.dim() >= 2:
-                        shape = grad.shape
-                        state['exp_avg_sq_row'] = grad.new_zeros(shape[:-1])
-                        state['exp_avg_sq_col'] = grad.new_zeros(shape[:-2] + shape[-1:])
-                    else:
-                        state['exp_avg_sq'] = torch.zeros_like(grad)
-                if beta1 is not None and 'exp_avg' not in state:
-                    state['exp_avg'] = torch.zeros_like(grad)
-                state['step'] += 1
-                t = state['step']
-                p32s.append(p.float() if p.dtype in _LOW_PRECISION else p)
-                grads.append(grad)
-                states.append(state)
-                rels.append(self._relative_lr(group, t))
-                beta2ts.append(1.0 - math.pow(t, group['decay_rate']))
-
-            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
-            fn(p32s, grads, states, rels, beta2ts, group=group)
-            for p, p32 in zip(params, p32s):
-                if p32 is not p:
-                    p.copy_(p32)
-        return loss
+def _grad32(p: Tensor) -> Tensor:
+    """The gradient of ``p``, as float32 for half-precision parameters (fairseq)."""
+    return p.grad.float() if p.grad.dtype in _LOW_PRECISION else p.grad
 
 
 def _rms(x: Tensor) -> Tensor:

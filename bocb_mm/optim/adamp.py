@@ -18,19 +18,19 @@ The projection is selected on device (no host sync), with the official numbers.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
-                                  check_positive, check_unit_interval, params_with_grad, use_foreach)
-from bocb_mm.optim.sgdp import Params, decay_factor, project_radial
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
+from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_positive, check_unit_interval
+from bocb_mm.optim.sgdp import decay_factor, project_radial
 from bocb_mm.registry import OPTIMIZERS
 
 
 @OPTIMIZERS.register_module()
-class AdamP(CheckedOptimizer):
+class AdamP(BOCBOptimizer):
     """Adam with projection for scale-invariant weights (AdamP).
 
     Args:
@@ -46,6 +46,8 @@ class AdamP(CheckedOptimizer):
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
+
+    group_defaults = dict(nesterov=False)
 
     def __init__(self,
                  params: Params,
@@ -64,70 +66,26 @@ class AdamP(CheckedOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
-        check_betas(group['betas'], 2)
-        check_nonneg('eps', group['eps'])
-        check_nonneg('weight_decay', group['weight_decay'])
+        check_adam_hparams(group)
         check_positive('delta', group['delta'])
         check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('nesterov', False)
-            group.setdefault('foreach', None)
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_sq'] = zeros_like(p)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'AdamP')
-            if not params:
-                continue
-            exp_avgs, exp_avg_sqs, steps = [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_sq'] = torch.zeros_like(p,
-                                                           memory_format=torch.preserve_format)
-                state['step'] += 1
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_sqs.append(state['exp_avg_sq'])
-                steps.append(state['step'])
-            kwargs = dict(lr=group['lr'], betas=group['betas'], eps=group['eps'],
-                          weight_decay=group['weight_decay'], delta=group['delta'],
-                          wd_ratio=group['wd_ratio'], nesterov=group['nesterov'])
-            grads = [p.grad for p in params]
-            if use_foreach(group['foreach'], params):
-                # Tensors sharing device, dtype and step go through the same kernels.
-                buckets: dict[tuple, list[int]] = {}
-                for i, p in enumerate(params):
-                    buckets.setdefault((p.device, p.dtype, steps[i]), []).append(i)
-                for (_, _, step), idx in buckets.items():
-                    _multi_tensor_adamp([params[i] for i in idx], [grads[i] for i in idx],
-                                        [exp_avgs[i] for i in idx],
-                                        [exp_avg_sqs[i] for i in idx], step=step, **kwargs)
-            else:
-                _single_tensor_adamp(params, grads, exp_avgs, exp_avg_sqs, steps, **kwargs)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        foreach_or_loop(self.foreach(group, params), _single_tensor_adamp, _multi_tensor_adamp,
+                        params, [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['exp_avg_sq'] for s in states], steps=[s['step'] for s in states],
+                        lr=group['lr'], betas=group['betas'], eps=group['eps'],
+                        weight_decay=group['weight_decay'], delta=group['delta'],
+                        wd_ratio=group['wd_ratio'], nesterov=group['nesterov'])
 
 
 def _single_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
-                         exp_avg_sqs: list[Tensor], steps: list[int], *, lr: float,
+                         exp_avg_sqs: list[Tensor], *, steps: list[int], lr: float,
                          betas: tuple[float, float], eps: float, weight_decay: float,
                          delta: float, wd_ratio: float, nesterov: bool) -> None:
     beta1, beta2 = betas

@@ -28,20 +28,19 @@ Global clipping (``max_grad_norm > 0``) multiplies every gradient by
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._base import (BOCBOptimizer, Params, foreach_or_loop, global_grad_norm,
+                                 zeros_like)
+from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
-
-Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class Adan(CheckedOptimizer):
+class Adan(BOCBOptimizer):
     """Adan optimizer.
 
     Args:
@@ -59,6 +58,9 @@ class Adan(CheckedOptimizer):
             when all parameters are on an accelerator.
     """
 
+    group_defaults = dict(no_prox=False)
+    global_defaults = dict(max_grad_norm=0.0)
+
     def __init__(self,
                  params: Params,
                  lr: float = 1e-3,
@@ -75,90 +77,38 @@ class Adan(CheckedOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
-        check_betas(group['betas'], 3)
-        check_nonneg('eps', group['eps'])
-        check_nonneg('weight_decay', group['weight_decay'])
+        check_adam_hparams(group, 3)
         check_nonneg('max_grad_norm', group['max_grad_norm'])
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.defaults.setdefault('max_grad_norm', 0.0)
-        for group in self.param_groups:
-            group.setdefault('max_grad_norm', self.defaults['max_grad_norm'])
-            group.setdefault('no_prox', False)
-            group.setdefault('foreach', None)
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_sq'] = zeros_like(p)
+        state['exp_avg_diff'] = zeros_like(p)
 
-    def _clip_factor(self, grads: list[Tensor]) -> Tensor | None:
-        """``min(max_grad_norm / (global_norm + eps), 1)`` as a 0-d device tensor, or ``None``."""
+    def prepare_step(self, params: list[Tensor]) -> dict[str, Any]:
+        """The global clipping factor ``min(max_grad_norm / (global_norm + eps), 1)`` (0-d, on
+        device), or ``None`` when clipping is off."""
         max_grad_norm = self.defaults['max_grad_norm']
-        if not max_grad_norm or not grads:
-            return None
-        # The official code adds the eps of the last parameter group.
-        eps = self.param_groups[-1]['eps']
-        device = grads[0].device
-        norms = [n.to(device) for n in torch._foreach_norm(grads)]
-        global_norm = torch.linalg.vector_norm(torch.stack(norms))
-        return (max_grad_norm / (global_norm + eps)).clamp_(max=1.0)
+        if not max_grad_norm or not params:
+            return dict(clip=None)
+        eps = self.param_groups[-1]['eps']  # the official code adds the last group's eps
+        norm = global_grad_norm([p.grad for p in params])
+        return dict(clip=(max_grad_norm / (norm + eps)).clamp_(max=1.0))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        group_params = [params_with_grad(group, 'Adan') for group in self.param_groups]
-        clip = self._clip_factor([p.grad for params in group_params for p in params])
-
-        for group, params in zip(self.param_groups, group_params):
-            if not params:
-                continue
-            grads = [p.grad for p in params]
-            if clip is not None:  # scaled copies; p.grad stays untouched
-                grads = [torch.mul(g, clip.to(g.device)) for g in grads]
-            exp_avgs, exp_avg_sqs, exp_avg_diffs, pre_grads, steps = [], [], [], [], []
-            for p, grad in zip(params, grads):
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_sq'] = torch.zeros_like(p,
-                                                           memory_format=torch.preserve_format)
-                    state['exp_avg_diff'] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                    # previous gradient := current one, so the first difference is zero
-                    state['pre_grad'] = grad.clone(memory_format=torch.preserve_format)
-                state['step'] += 1
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_sqs.append(state['exp_avg_sq'])
-                exp_avg_diffs.append(state['exp_avg_diff'])
-                pre_grads.append(state['pre_grad'])
-                steps.append(state['step'])
-            kwargs = dict(lr=group['lr'], betas=group['betas'], eps=group['eps'],
-                          weight_decay=group['weight_decay'], no_prox=group['no_prox'])
-            if use_foreach(group['foreach'], params):
-                # Tensors sharing device, dtype and step go through the same kernels.
-                buckets: dict[tuple, list[int]] = {}
-                for i, p in enumerate(params):
-                    buckets.setdefault((p.device, p.dtype, steps[i]), []).append(i)
-                for (_, _, step), idx in buckets.items():
-                    _multi_tensor_adan([params[i] for i in idx], [grads[i] for i in idx],
-                                       [exp_avgs[i] for i in idx], [exp_avg_sqs[i] for i in idx],
-                                       [exp_avg_diffs[i] for i in idx],
-                                       [pre_grads[i] for i in idx], step=step, **kwargs)
-            else:
-                _single_tensor_adan(params, grads, exp_avgs, exp_avg_sqs, exp_avg_diffs,
-                                    pre_grads, steps, **kwargs)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], *, clip: Tensor | None = None) -> None:
+        grads = [p.grad for p in params]
+        if clip is not None:  # scaled copies; p.grad stays untouched
+            grads = [torch.mul(g, clip.to(g.device)) for g in grads]
+        for state, grad in zip(states, grads):
+            if 'pre_grad' not in state:  # the first step: g_prev := g, a zero first difference
+                state['pre_grad'] = grad.clone(memory_format=torch.preserve_format)
+        foreach_or_loop(self.foreach(group, params), _single_tensor_adan, _multi_tensor_adan,
+                        params, grads, [s['exp_avg'] for s in states],
+                        [s['exp_avg_sq'] for s in states], [s['exp_avg_diff'] for s in states],
+                        [s['pre_grad'] for s in states], steps=[s['step'] for s in states],
+                        lr=group['lr'], betas=group['betas'], eps=group['eps'],
+                        weight_decay=group['weight_decay'], no_prox=group['no_prox'])
 
 
 def _step_sizes(lr: float, betas: tuple[float, float, float],
@@ -171,7 +121,7 @@ def _step_sizes(lr: float, betas: tuple[float, float, float],
 
 def _single_tensor_adan(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
                         exp_avg_sqs: list[Tensor], exp_avg_diffs: list[Tensor],
-                        pre_grads: list[Tensor], steps: list[int], *, lr: float,
+                        pre_grads: list[Tensor], *, steps: list[int], lr: float,
                         betas: tuple[float, float, float], eps: float, weight_decay: float,
                         no_prox: bool) -> None:
     beta1, beta2, beta3 = betas

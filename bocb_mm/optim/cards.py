@@ -10,6 +10,7 @@ the zoo (tests/optim/test_optimizer_cards.py runs the same check).
 """
 from __future__ import annotations
 
+import argparse
 import inspect
 import re
 from pathlib import Path
@@ -19,7 +20,7 @@ from . import zoo
 from .zoo_facts import IMPLEMENTATION_FLAGS
 
 __all__ = ['MARKER', 'INDEX', 'card_slug', 'render_generated', 'render_card', 'render_index',
-           'split_card', 'check_cards', 'write_cards', 'signature_defaults']
+           'split_card', 'check_cards', 'write_cards', 'signature_defaults', 'main']
 
 #: Separates the generated part of a card from its hand-written part.
 MARKER = '<!-- hand-written below this line: kept by tools/gen_optimizer_cards.py -->'
@@ -242,3 +243,31 @@ def write_cards(docs_dir: str | Path, handwritten: dict[str, str] | None = None)
     return changed
 
 
+def main(argv: list[str] | None = None, default_dir: str | Path = 'docs/optimizers') -> int:
+    """The command line of ``tools/gen_optimizer_cards.py``; returns the exit status.
+
+    Args:
+        argv: The arguments (``--check``, ``--dir DIR``); ``None`` reads ``sys.argv``.
+        default_dir: The cards' folder when ``--dir`` is not given.
+    """
+    parser = argparse.ArgumentParser(
+        description='Write the optimizer cards (docs/optimizers/*.md) from the optimizer zoo.')
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 if a card disagrees with the zoo')
+    parser.add_argument('--dir', default=str(default_dir),
+                        help=f'cards folder (default: {default_dir})')
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check_cards(args.dir)
+        if problems:
+            print('\n'.join(problems))
+            print(f'{len(problems)} card(s) disagree with the zoo: run  python '
+                  'tools/gen_optimizer_cards.py')
+            return 1
+        print(f'OK: the optimizer cards in {args.dir} agree with the zoo')
+        return 0
+    changed = write_cards(args.dir)
+    for path in changed:
+        print(f'wrote {path}')
+    print(f'{len(changed)} file(s) written')
+    return 0

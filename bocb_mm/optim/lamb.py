@@ -26,20 +26,19 @@ gradient norm is computed over all parameter groups on device, without a host sy
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._base import (BOCBOptimizer, Params, foreach_or_loop, global_grad_norm,
+                                 zeros_like)
+from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
-
-Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class LAMB(CheckedOptimizer):
+class LAMB(BOCBOptimizer):
     """LAMB optimizer (NVLAMB: global gradient clipping, decoupled trust ratio).
 
     Args:
@@ -58,6 +57,10 @@ class LAMB(CheckedOptimizer):
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
+
+    group_defaults = dict(bias_correction=True, grad_averaging=True, trust_clip=False,
+                          always_adapt=False)
+    global_defaults = dict(max_grad_norm=1.0)
 
     def __init__(self,
                  params: Params,
@@ -80,89 +83,41 @@ class LAMB(CheckedOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
-        check_betas(group['betas'], 2)
-        check_nonneg('eps', group['eps'])
-        check_nonneg('weight_decay', group['weight_decay'])
+        check_adam_hparams(group)
         if group['max_grad_norm'] is not None:
             check_nonneg('max_grad_norm', group['max_grad_norm'])
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.defaults.setdefault('max_grad_norm', 1.0)
-        for group in self.param_groups:
-            group.setdefault('bias_correction', True)
-            group.setdefault('grad_averaging', True)
-            group.setdefault('max_grad_norm', self.defaults['max_grad_norm'])
-            group.setdefault('trust_clip', False)
-            group.setdefault('always_adapt', False)
-            group.setdefault('foreach', None)
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_sq'] = zeros_like(p)
 
-    def _clip_divisor(self, grads: list[Tensor]) -> Tensor | None:
-        """``max(global_norm / max_grad_norm, 1)`` as a 0-d device tensor, or ``None``."""
-        max_grad_norm = self.defaults['max_grad_norm']
-        if not max_grad_norm or not grads:
-            return None
-        device = grads[0].device
-        norms = [n.to(device) for n in torch._foreach_norm(grads)]
-        global_norm = torch.linalg.vector_norm(torch.stack(norms))
-        return (global_norm / max_grad_norm).clamp_(min=1.0)
+    def prepare_step(self, params: list[Tensor]) -> dict[str, Any]:
+        """The global clipping divisor ``max(global_norm / max_grad_norm, 1)`` (0-d, on device),
+        or ``None`` when clipping is off."""
+        return dict(clip=global_clip(self.defaults['max_grad_norm'], [p.grad for p in params]))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        group_params = [params_with_grad(group, 'LAMB') for group in self.param_groups]
-        clip = self._clip_divisor([p.grad for params in group_params for p in params])
-
-        for group, params in zip(self.param_groups, group_params):
-            if not params:
-                continue
-            exp_avgs, exp_avg_sqs, steps = [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_sq'] = torch.zeros_like(p,
-                                                           memory_format=torch.preserve_format)
-                state['step'] += 1
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_sqs.append(state['exp_avg_sq'])
-                steps.append(state['step'])
-            beta1, _ = group['betas']
-            kwargs = dict(clip=clip, lr=group['lr'], bias_correction=group['bias_correction'],
-                          betas=group['betas'], eps=group['eps'],
-                          weight_decay=group['weight_decay'],
-                          beta3=1 - beta1 if group['grad_averaging'] else 1.0,
-                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'])
-            grads = [p.grad for p in params]
-            if use_foreach(group['foreach'], params):
-                # Tensors sharing device, dtype and step go through the same kernels.
-                buckets: dict[tuple, list[int]] = {}
-                for i, p in enumerate(params):
-                    buckets.setdefault((p.device, p.dtype, steps[i]), []).append(i)
-                for (_, _, step), idx in buckets.items():
-                    _multi_tensor_lamb([params[i] for i in idx], [grads[i] for i in idx],
-                                       [exp_avgs[i] for i in idx],
-                                       [exp_avg_sqs[i] for i in idx], step=step, **kwargs)
-            else:
-                _single_tensor_lamb(params, grads, exp_avgs, exp_avg_sqs, steps, **kwargs)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], *, clip: Tensor | None = None) -> None:
+        beta1, _ = group['betas']
+        foreach_or_loop(self.foreach(group, params), _single_tensor_lamb, _multi_tensor_lamb,
+                        params, [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['exp_avg_sq'] for s in states], steps=[s['step'] for s in states],
+                        clip=clip, lr=group['lr'], bias_correction=group['bias_correction'],
+                        betas=group['betas'], eps=group['eps'],
+                        weight_decay=group['weight_decay'],
+                        beta3=1 - beta1 if group['grad_averaging'] else 1.0,
+                        trust_clip=group['trust_clip'], always_adapt=group['always_adapt'])
 
 
-def _update_scale(bias_correction: bool, betas: tuple[float, float], step: int,
+def global_clip(max_grad_norm: float | None, grads: list[Tensor]) -> Tensor | None:
+    """``max(||grads||_2 / max_grad_norm, 1)`` as a 0-d tensor on the first gradient's device,
+    without a host sync; ``None`` when ``max_grad_norm`` is ``None`` or 0 or there are no grads."""
+    if not max_grad_norm or not grads:
+        return None
+    return (global_grad_norm(grads) / max_grad_norm).clamp_(min=1.0)
+
+
+def update_scale(bias_correction: bool, betas: tuple[float, float], step: int,
                   eps: float) -> tuple[float, float]:
     """``(s, eps')`` with ``u = s * m / (sqrt(v) + eps')``, the Adam update of the docstring.
 
@@ -177,7 +132,7 @@ def _update_scale(bias_correction: bool, betas: tuple[float, float], step: int,
     return root2 / (1 - beta1**step), eps * root2
 
 
-def _trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool, scale: float) -> Tensor:
+def trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool, scale: float) -> Tensor:
     """The trust ratio times the update scale, for the scaled update ``u / scale``.
 
     ``||p|| / ||u / scale||`` (= ``scale * ||p|| / ||u||``), ``scale`` (ratio 1) where either
@@ -189,6 +144,19 @@ def _trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool, scale: float)
     return ratio
 
 
+def scaled_updates(params: list[Tensor], exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor], *,
+                   scale: float, eps_scaled: float, weight_decay: float) -> list[Tensor]:
+    """The decayed Adam updates divided by ``scale``, ``m / (sqrt(v) + eps') + wd / scale * p``,
+    from the moments after the step (``scale``, ``eps'`` from :func:`update_scale`)."""
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_add_(denom, eps_scaled)
+    updates = torch._foreach_div(exp_avgs, denom)
+    del denom
+    if weight_decay != 0:
+        torch._foreach_add_(updates, params, alpha=weight_decay / scale)
+    return updates
+
+
 def _first_moment_(exp_avg: Tensor, grad: Tensor, beta1: float, beta3: float) -> None:
     """``m <- beta1 m + beta3 g``: one ``lerp_`` pass when ``beta3 = 1 - beta1``."""
     if beta3 == 1 - beta1:
@@ -198,13 +166,13 @@ def _first_moment_(exp_avg: Tensor, grad: Tensor, beta1: float, beta3: float) ->
 
 
 def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
-                        exp_avg_sqs: list[Tensor], steps: list[int], *, clip: Tensor | None,
+                        exp_avg_sqs: list[Tensor], *, steps: list[int], clip: Tensor | None,
                         lr: float, bias_correction: bool, betas: tuple[float, float],
                         eps: float, weight_decay: float, beta3: float, trust_clip: bool,
                         always_adapt: bool) -> None:
     beta1, beta2 = betas
     for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
-        scale, eps_scaled = _update_scale(bias_correction, betas, step, eps)
+        scale, eps_scaled = update_scale(bias_correction, betas, step, eps)
         scratch = None
         if clip is not None:
             grad = scratch = torch.div(grad, clip)  # p.grad stays untouched
@@ -216,7 +184,7 @@ def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
             update.add_(p, alpha=weight_decay / scale)
         if weight_decay != 0 or always_adapt:
             w_norm, u_norm = torch._foreach_norm([p, update])
-            update.mul_(_trust_ratio(w_norm, u_norm, trust_clip, scale))
+            update.mul_(trust_ratio(w_norm, u_norm, trust_clip, scale))
             p.add_(update, alpha=-lr)
         else:
             p.add_(update, alpha=-lr * scale)
@@ -228,7 +196,7 @@ def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list
                        weight_decay: float, beta3: float, trust_clip: bool,
                        always_adapt: bool) -> None:
     beta1, beta2 = betas
-    scale, eps_scaled = _update_scale(bias_correction, betas, step, eps)
+    scale, eps_scaled = update_scale(bias_correction, betas, step, eps)
     if clip is not None:
         grads = torch._foreach_div(grads, clip.to(grads[0].device))  # p.grad stays untouched
     if beta3 == 1 - beta1:
@@ -238,16 +206,12 @@ def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list
         torch._foreach_add_(exp_avgs, grads, alpha=beta3)
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
-    denom = torch._foreach_sqrt(exp_avg_sqs)
-    torch._foreach_add_(denom, eps_scaled)
-    updates = torch._foreach_div(exp_avgs, denom)  # the update / scale
-    del denom
-    if weight_decay != 0:
-        torch._foreach_add_(updates, params, alpha=weight_decay / scale)
+    updates = scaled_updates(params, exp_avgs, exp_avg_sqs, scale=scale, eps_scaled=eps_scaled,
+                             weight_decay=weight_decay)
     if weight_decay != 0 or always_adapt:
         w_norms = torch.stack(torch._foreach_norm(params))
         u_norms = torch.stack(torch._foreach_norm(updates))
-        ratios = _trust_ratio(w_norms, u_norms, trust_clip, scale)
+        ratios = trust_ratio(w_norms, u_norms, trust_clip, scale)
         torch._foreach_mul_(updates, list(ratios.unbind()))
         torch._foreach_add_(params, updates, alpha=-lr)
     else:

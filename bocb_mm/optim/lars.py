@@ -23,20 +23,18 @@ One step, where the adaptation applies only if ``trust_ratio`` and (``weight_dec
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, check_positive, check_sgd_hparams,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop
+from bocb_mm.optim._utils import check_positive, check_sgd_hparams
 from bocb_mm.registry import OPTIMIZERS
-
-Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class LARS(CheckedOptimizer):
+class LARS(BOCBOptimizer):
     """LARS optimizer (SGD with layer-wise trust ratio; LARC with ``trust_clip``).
 
     Args:
@@ -56,6 +54,9 @@ class LARS(CheckedOptimizer):
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
+
+    group_defaults = dict(nesterov=False, trust_clip=False, always_adapt=False, trust_ratio=True)
+    counts_steps = False
 
     def __init__(self,
                  params: Params,
@@ -87,63 +88,20 @@ class LARS(CheckedOptimizer):
                              f'momentum > 0 (got {momentum!r}) and dampening == 0 '
                              f'(got {dampening!r})')
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('nesterov', False)
-            group.setdefault('trust_clip', False)
-            group.setdefault('always_adapt', False)
-            group.setdefault('trust_ratio', True)
-            group.setdefault('foreach', None)
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'LARS')
-            if not params:
-                continue
-            momentum = group['momentum']
-            bufs: list[Tensor | None] = [
-                self.state[p].get('momentum_buffer') if momentum != 0 else None for p in params]
-            kwargs = dict(lr=group['lr'], momentum=momentum, dampening=group['dampening'],
-                          weight_decay=group['weight_decay'], nesterov=group['nesterov'],
-                          trust_coeff=group['trust_coeff'], eps=group['eps'],
-                          trust_clip=group['trust_clip'], always_adapt=group['always_adapt'],
-                          trust_ratio=group['trust_ratio'])
-            grads = [p.grad for p in params]
-            if use_foreach(group['foreach'], params):
-                buckets: dict[tuple, list[int]] = {}
-                for i, p in enumerate(params):
-                    buckets.setdefault((p.device, p.dtype), []).append(i)
-                for idx in buckets.values():
-                    sub = [bufs[i] for i in idx]
-                    _multi_tensor_lars([params[i] for i in idx], [grads[i] for i in idx], sub,
-                                       **kwargs)
-                    for i, buf in zip(idx, sub):
-                        bufs[i] = buf
-            else:
-                _single_tensor_lars(params, grads, bufs, **kwargs)
-            if momentum != 0:  # buffers are created on the first step
-                for p, buf in zip(params, bufs):
-                    self.state[p]['momentum_buffer'] = buf
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        # the momentum buffer is created on the first step, from that step's update
+        foreach_or_loop(self.foreach(group, params), _single_tensor_lars, _multi_tensor_lars,
+                        params, [p.grad for p in params], states, lr=group['lr'],
+                        momentum=group['momentum'], dampening=group['dampening'],
+                        weight_decay=group['weight_decay'], nesterov=group['nesterov'],
+                        trust_coeff=group['trust_coeff'], eps=group['eps'],
+                        trust_clip=group['trust_clip'], always_adapt=group['always_adapt'],
+                        trust_ratio=group['trust_ratio'])
 
 
-def _trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay: float,
-                 trust_coeff: float, eps: float, trust_clip: bool) -> Tensor:
+def layer_trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay: float,
+                      trust_coeff: float, eps: float, trust_clip: bool) -> Tensor:
     """Layer-wise LARS ratio (elementwise over stacked norms, no host sync)."""
     ratio = trust_coeff * w_norm / (g_norm + w_norm * weight_decay + eps)
     ratio = torch.where(w_norm > 0, torch.where(g_norm > 0, ratio, 1.0), 1.0)
@@ -152,32 +110,31 @@ def _trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay: flo
     return ratio
 
 
-def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None],
+def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
                         *, lr: float, momentum: float, dampening: float, weight_decay: float,
                         nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
                         always_adapt: bool, trust_ratio: bool = True) -> None:
-    for i, p in enumerate(params):
-        grad = grads[i]
+    for p, grad, state in zip(params, grads, states):
         if not trust_ratio:
             if weight_decay != 0:
                 grad = grad.add(p, alpha=weight_decay)
         elif weight_decay != 0 or always_adapt:
             w_norm, g_norm = torch._foreach_norm([p, grad])
-            ratio = _trust_ratio(w_norm, g_norm, lr=lr, weight_decay=weight_decay,
-                                 trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
+            ratio = layer_trust_ratio(w_norm, g_norm, lr=lr, weight_decay=weight_decay,
+                                      trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
             grad = grad.add(p, alpha=weight_decay).mul_(ratio)  # p.grad stays untouched
         if momentum != 0:
-            buf = bufs[i]
+            buf = state.get('momentum_buffer')
             if buf is None:
-                buf = bufs[i] = torch.clone(grad).detach()
+                buf = state['momentum_buffer'] = torch.clone(grad).detach()
             else:
                 buf.mul_(momentum).add_(grad, alpha=1 - dampening)
             grad = grad.add(buf, alpha=momentum) if nesterov else buf
         p.add_(grad, alpha=-lr)
 
 
-def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *,
-                       lr: float, momentum: float, dampening: float, weight_decay: float,
+def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
+                       *, lr: float, momentum: float, dampening: float, weight_decay: float,
                        nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
                        always_adapt: bool, trust_ratio: bool = True) -> None:
     if not trust_ratio:
@@ -186,19 +143,19 @@ def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
     elif weight_decay != 0 or always_adapt:
         w_norms = torch.stack(torch._foreach_norm(params))
         g_norms = torch.stack(torch._foreach_norm(grads))
-        ratios = _trust_ratio(w_norms, g_norms, lr=lr, weight_decay=weight_decay,
-                              trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
+        ratios = layer_trust_ratio(w_norms, g_norms, lr=lr, weight_decay=weight_decay,
+                                   trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
         grads = torch._foreach_add(grads, params, alpha=weight_decay)  # p.grad stays untouched
         torch._foreach_mul_(grads, list(ratios.unbind()))
     if momentum != 0:
-        old = [i for i, buf in enumerate(bufs) if buf is not None]
+        old = [i for i, s in enumerate(states) if 'momentum_buffer' in s]
         if old:
-            old_bufs = [bufs[i] for i in old]
+            old_bufs = [states[i]['momentum_buffer'] for i in old]
             torch._foreach_mul_(old_bufs, momentum)
             torch._foreach_add_(old_bufs, [grads[i] for i in old], alpha=1 - dampening)
-        for i, buf in enumerate(bufs):
-            if buf is None:
-                bufs[i] = torch.clone(grads[i]).detach()
-        full_bufs: list[Tensor] = bufs  # type: ignore[assignment]
-        grads = torch._foreach_add(grads, full_bufs, alpha=momentum) if nesterov else full_bufs
+        for state, grad in zip(states, grads):
+            if 'momentum_buffer' not in state:
+                state['momentum_buffer'] = torch.clone(grad).detach()
+        bufs = [s['momentum_buffer'] for s in states]
+        grads = torch._foreach_add(grads, bufs, alpha=momentum) if nesterov else bufs
     torch._foreach_add_(params, grads, alpha=-lr)

@@ -19,20 +19,18 @@ One step (Algorithm 2 of the paper, decoupled weight decay):
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg,
-                                  params_with_grad, use_foreach)
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
+from bocb_mm.optim._utils import as_tuple, check_betas, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
-
-Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 @OPTIMIZERS.register_module()
-class Lion(CheckedOptimizer):
+class Lion(BOCBOptimizer):
     """Lion optimizer.
 
     Args:
@@ -44,6 +42,8 @@ class Lion(CheckedOptimizer):
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
+
+    counts_steps = False
 
     def __init__(self,
                  params: Params,
@@ -61,41 +61,15 @@ class Lion(CheckedOptimizer):
         check_betas(group['betas'], 2)
         check_nonneg('weight_decay', group['weight_decay'])
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('foreach', None)
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'Lion')
-            if not params:
-                continue
-            exp_avgs = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                exp_avgs.append(state['exp_avg'])
-            fn = _multi_tensor_lion if use_foreach(group['foreach'], params) else \
-                _single_tensor_lion
-            fn(params, [p.grad for p in params], exp_avgs, lr=group['lr'],
-               betas=group['betas'], weight_decay=group['weight_decay'])
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        foreach_or_loop(self.foreach(group, params), _single_tensor_lion, _multi_tensor_lion,
+                        params, [p.grad for p in params], [s['exp_avg'] for s in states],
+                        lr=group['lr'], betas=group['betas'],
+                        weight_decay=group['weight_decay'])
 
 
 def _single_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], *,

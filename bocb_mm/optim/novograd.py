@@ -26,25 +26,27 @@ scalar state lives in float32 for half-precision parameters and in the parameter
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, params_with_grad,
-                     use_foreach)
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._utils import as_tuple, check_adam_hparams
 
 __all__ = ['NovoGrad']
 
 
-def _scalar_dtype(p: Tensor) -> torch.dtype:
-    return torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+def _scalar_zero(p: Tensor) -> Tensor:
+    """The per-tensor second moment of ``p``: a 0-d zero, float32 for half-precision ``p``."""
+    dtype = torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+    return torch.zeros((), dtype=dtype, device=p.device)
 
 
 @OPTIMIZERS.register_module()
-class NovoGrad(CheckedOptimizer):
+class NovoGrad(BOCBOptimizer):
     """NovoGrad as NVIDIA's reference (timm ``NvNovoGrad``).
 
     Args:
@@ -62,8 +64,10 @@ class NovoGrad(CheckedOptimizer):
             accelerator parameters and the per-tensor loop on CPU. Default: None.
     """
 
+    group_defaults = dict(grad_averaging=False, amsgrad=False)
+
     def __init__(self,
-                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 params: Params,
                  lr: float = 1e-3,
                  betas: tuple[float, float] = (0.95, 0.98),
                  eps: float = 1e-8,
@@ -79,64 +83,24 @@ class NovoGrad(CheckedOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
-        check_betas(group['betas'])
-        check_nonneg('eps', group['eps'])
-        check_nonneg('weight_decay', group['weight_decay'])
+        check_adam_hparams(group)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('grad_averaging', False)
-            group.setdefault('amsgrad', False)
-            group.setdefault('foreach', None)
-        for s in self.state.values():
-            if isinstance(s.get('step'), Tensor):
-                s['step'] = int(s['step'].item())  # once, at load time, from other implementations
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['exp_avg_sq'] = _scalar_zero(p)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
-
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'NovoGrad')
-            if not params:
-                continue
-            amsgrad = group['amsgrad']
-            grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state['exp_avg_sq'] = torch.zeros((), dtype=_scalar_dtype(p), device=p.device)
-                if amsgrad and 'max_exp_avg_sq' not in state:
-                    state['max_exp_avg_sq'] = torch.zeros((), dtype=_scalar_dtype(p),
-                                                          device=p.device)
-                state['step'] += 1
-                grads.append(p.grad)
-                exp_avgs.append(state['exp_avg'])
-                exp_avg_sqs.append(state['exp_avg_sq'])
-                if amsgrad:
-                    max_exp_avg_sqs.append(state['max_exp_avg_sq'])
-
-            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
-            beta1, beta2 = group['betas']
-            fn(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, beta1=beta1, beta2=beta2,
-               lr=group['lr'], eps=group['eps'], weight_decay=group['weight_decay'],
-               grad_averaging=group['grad_averaging'], amsgrad=amsgrad)
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        amsgrad = group['amsgrad']
+        max_exp_avg_sqs = lazy_state(params, states, 'max_exp_avg_sq', _scalar_zero) if amsgrad \
+            else [None] * len(params)
+        beta1, beta2 = group['betas']
+        foreach_or_loop(self.foreach(group, params), _single_tensor, _multi_tensor, params,
+                        [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['exp_avg_sq'] for s in states], max_exp_avg_sqs, beta1=beta1,
+                        beta2=beta2, lr=group['lr'],
+                        eps=group['eps'], weight_decay=group['weight_decay'],
+                        grad_averaging=group['grad_averaging'], amsgrad=amsgrad)
 
 
 def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
@@ -169,24 +133,18 @@ def _multi_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tens
                   exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor], *, beta1: float,
                   beta2: float, lr: float, eps: float, weight_decay: float, grad_averaging: bool,
                   amsgrad: bool) -> None:
-    # The per-tensor scalars are stacked per dtype/device so the EMA is a handful of kernels.
-    buckets: dict[tuple[torch.dtype, torch.device], list[int]] = {}
-    for i, v in enumerate(exp_avg_sqs):
-        buckets.setdefault((v.dtype, v.device), []).append(i)
-    denoms: list[Tensor] = [None] * len(params)  # type: ignore[list-item]
-    for (dtype, _), idx in buckets.items():
-        norms = torch._foreach_norm([grads[i] for i in idx], dtype=dtype)
-        sq_norm = torch.stack(norms)
-        sq_norm = sq_norm * sq_norm
-        v = torch.stack([exp_avg_sqs[i] for i in idx])
-        v = torch.where(v == 0, sq_norm, v * beta2 + sq_norm * (1 - beta2))
-        torch._foreach_copy_([exp_avg_sqs[i] for i in idx], list(v.unbind()))
-        if amsgrad:
-            v_max = torch.maximum(torch.stack([max_exp_avg_sqs[i] for i in idx]), v)
-            torch._foreach_copy_([max_exp_avg_sqs[i] for i in idx], list(v_max.unbind()))
-            v = v_max
-        for i, d in zip(idx, (v.sqrt() + eps).unbind()):
-            denoms[i] = d.to(grads[i].dtype)
+    # One device and dtype (foreach_or_loop's bucket): the per-tensor scalars are stacked, so
+    # the EMA is a handful of kernels.
+    dtype = exp_avg_sqs[0].dtype
+    sq_norm = torch.stack(torch._foreach_norm(grads, dtype=dtype))
+    sq_norm = sq_norm * sq_norm
+    v = torch.stack(exp_avg_sqs)
+    v = torch.where(v == 0, sq_norm, v * beta2 + sq_norm * (1 - beta2))
+    torch._foreach_copy_(exp_avg_sqs, list(v.unbind()))
+    if amsgrad:
+        v = torch.maximum(torch.stack(max_exp_avg_sqs), v)
+        torch._foreach_copy_(max_exp_avg_sqs, list(v.unbind()))
+    denoms = list((v.sqrt() + eps).to(grads[0].dtype).unbind())
     updates = torch._foreach_div(grads, denoms)
     if weight_decay != 0:
         torch._foreach_add_(updates, params, alpha=weight_decay)

@@ -25,16 +25,14 @@ the same numbers without a sync.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._utils import (CheckedOptimizer, check_positive, check_sgd_hparams,
-                                  check_unit_interval, params_with_grad, use_foreach)
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
+from bocb_mm.optim._utils import check_positive, check_sgd_hparams, check_unit_interval
 from bocb_mm.registry import OPTIMIZERS
-
-Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
 def project_radial(param: Tensor, grad: Tensor, update: Tensor, delta: float,
@@ -84,7 +82,7 @@ def decay_factor(param: Tensor, projected: Tensor, plain: float, reduced: float)
 
 
 @OPTIMIZERS.register_module()
-class SGDP(CheckedOptimizer):
+class SGDP(BOCBOptimizer):
     """SGD with momentum and projection for scale-invariant weights (SGDP).
 
     Args:
@@ -102,6 +100,9 @@ class SGDP(CheckedOptimizer):
         foreach: Use the multi-tensor (``torch._foreach_*``) implementation; ``None`` picks it
             when all parameters are on an accelerator.
     """
+
+    group_defaults = dict(nesterov=False)
+    counts_steps = False
 
     def __init__(self,
                  params: Params,
@@ -126,44 +127,17 @@ class SGDP(CheckedOptimizer):
         check_positive('delta', group['delta'])
         check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('nesterov', False)
-            group.setdefault('foreach', None)
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['momentum'] = zeros_like(p)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimisation step.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params = params_with_grad(group, 'SGDP')
-            if not params:
-                continue
-            bufs = []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state['momentum'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                bufs.append(state['momentum'])
-            fn = _multi_tensor_sgdp if use_foreach(group['foreach'], params) else \
-                _single_tensor_sgdp
-            fn(params, [p.grad for p in params], bufs, lr=group['lr'],
-               momentum=group['momentum'], dampening=group['dampening'],
-               weight_decay=group['weight_decay'], nesterov=group['nesterov'], eps=group['eps'],
-               delta=group['delta'], wd_ratio=group['wd_ratio'])
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], **kwargs: Any) -> None:
+        foreach_or_loop(self.foreach(group, params), _single_tensor_sgdp, _multi_tensor_sgdp,
+                        params, [p.grad for p in params], [s['momentum'] for s in states],
+                        lr=group['lr'], momentum=group['momentum'],
+                        dampening=group['dampening'], weight_decay=group['weight_decay'],
+                        nesterov=group['nesterov'], eps=group['eps'], delta=group['delta'],
+                        wd_ratio=group['wd_ratio'])
 
 
 def _decay_values(lr: float, weight_decay: float, wd_ratio: float,

@@ -27,22 +27,21 @@ value; ``step(bs=...)`` still overrides it for one step.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._utils import (CheckedOptimizer, as_tuple, check_betas, check_nonneg, check_positive,
-                     params_with_grad, use_foreach)
+from ._base import BOCBOptimizer, Params, foreach_or_loop, params_with_grad, zeros_like
+from ._utils import as_tuple, check_betas, check_nonneg, check_positive
 
 __all__ = ['SophiaG']
 
 
 @OPTIMIZERS.register_module()
-class SophiaG(CheckedOptimizer):
+class SophiaG(BOCBOptimizer):
     """SophiaG (Liu et al., 2023), official semantics and defaults.
 
     Args:
@@ -61,8 +60,10 @@ class SophiaG(CheckedOptimizer):
             accelerator parameters and the per-tensor loop on CPU. Default: None.
     """
 
+    group_defaults = dict(maximize=False, bs=5120, eps=1e-15)
+
     def __init__(self,
-                 params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 params: Params,
                  lr: float = 1e-4,
                  betas: tuple[float, float] = (0.965, 0.99),
                  rho: float = 0.04,
@@ -89,22 +90,11 @@ class SophiaG(CheckedOptimizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault('maximize', False)
-            group.setdefault('bs', 5120)
-            group.setdefault('eps', 1e-15)
-            group.setdefault('foreach', None)
             group.pop('capturable', None)  # official option, not used here
-        for s in self.state.values():
-            if isinstance(s.get('step'), Tensor):
-                s['step'] = int(s['step'].item())  # once, at load time, from the official class
 
-    def _init_state(self, p: Tensor) -> dict[str, Any]:
-        state = self.state[p]
-        if len(state) == 0:
-            state['step'] = 0
-            state['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state['hessian'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
+    def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
+        state['exp_avg'] = zeros_like(p)
+        state['hessian'] = zeros_like(p)
 
     @torch.no_grad()
     def update_hessian(self) -> None:
@@ -117,14 +107,10 @@ class SophiaG(CheckedOptimizer):
             if not params:
                 continue
             _, beta2 = group['betas']
-            hessians = [self._init_state(p)['hessian'] for p in params]
-            grads = [p.grad for p in params]
-            if use_foreach(group['foreach'], params):
-                torch._foreach_mul_(hessians, beta2)
-                torch._foreach_addcmul_(hessians, grads, grads, value=1 - beta2)
-            else:
-                for h, g in zip(hessians, grads):
-                    h.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            hessians = [s['hessian'] for s in self.group_states(group, params, count=False)]
+            foreach_or_loop(self.foreach(group, params), _single_tensor_hessian,
+                            _multi_tensor_hessian, hessians, [p.grad for p in params],
+                            beta2=beta2)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None, bs: float | None = None) -> Any:
@@ -137,28 +123,26 @@ class SophiaG(CheckedOptimizer):
         Returns:
             The closure's loss, or None.
         """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        return super().step(closure, bs=bs)
 
-        for group in self.param_groups:
-            params = params_with_grad(group, 'SophiaG')
-            if not params:
-                continue
-            exp_avgs, hessians = [], []
-            for p in params:
-                state = self._init_state(p)
-                state['step'] += 1
-                exp_avgs.append(state['exp_avg'])
-                hessians.append(state['hessian'])
-            grads = [p.grad for p in params]
-            beta1, _ = group['betas']
-            fn = _multi_tensor if use_foreach(group['foreach'], params) else _single_tensor
-            fn(params, grads, exp_avgs, hessians, beta1=beta1, lr=group['lr'],
-               rho=group['rho'], bs=group['bs'] if bs is None else bs, eps=group['eps'],
-               weight_decay=group['weight_decay'], maximize=group['maximize'])
-        return loss
+    def update_group(self, group: dict[str, Any], params: list[Tensor],
+                     states: list[dict[str, Any]], *, bs: float | None = None) -> None:
+        beta1, _ = group['betas']
+        foreach_or_loop(self.foreach(group, params), _single_tensor, _multi_tensor, params,
+                        [p.grad for p in params], [s['exp_avg'] for s in states],
+                        [s['hessian'] for s in states], beta1=beta1, lr=group['lr'],
+                        rho=group['rho'], bs=group['bs'] if bs is None else bs, eps=group['eps'],
+                        weight_decay=group['weight_decay'], maximize=group['maximize'])
+
+
+def _single_tensor_hessian(hessians: list[Tensor], grads: list[Tensor], *, beta2: float) -> None:
+    for h, g in zip(hessians, grads):
+        h.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+
+
+def _multi_tensor_hessian(hessians: list[Tensor], grads: list[Tensor], *, beta2: float) -> None:
+    torch._foreach_mul_(hessians, beta2)
+    torch._foreach_addcmul_(hessians, grads, grads, value=1 - beta2)
 
 
 # foreach=None keeps the per-tensor loop on CPU: with the passes below it measured as fast as the

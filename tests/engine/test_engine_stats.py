@@ -11,9 +11,8 @@ from engine_helpers import (SmallNet, TinyClsDataset, batches, cls_model_cfg, ma
 from mmengine.logging import MessageHub
 
 from bocb_mm.engine import BOCBOptimWrapperConstructor, StatsOptimWrapper, layer_group
+from bocb_mm.engine.stats import METRICS
 from bocb_mm.optim import LAMB, LARS
-
-METRICS = ('grad_l2', 'weight_l2', 'update_l2', 'update_ratio', 'eff_lr')
 
 
 def norm(ts) -> float:

@@ -27,14 +27,6 @@ TINY_LR = {'SGD-M': 0.05, 'SGDP': 0.05, 'LION': 3e-3, 'Adam': 1e-2, 'Adamax': 1e
            'NovoGrad': 1e-2, 'Sophia': 3e-3, 'AdaGrad': 1e-2, 'AdaDelta': 1.0, 'RMSProp': 1e-3}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny_cnn() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
