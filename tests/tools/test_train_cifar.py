@@ -6,16 +6,13 @@
   uninterrupted run;
 * ``tools/dist_train.sh`` with 2 CPU processes (gloo) runs a config to completion.
 
-Runs are in-process (``tools/train.py``'s ``main``) except the distributed one. The models are
-the configs' own, narrowed (fewer channels / blocks) through ``--cfg-options`` where the full
-width would be slow on a CPU; optimizer, wrapper, schedule, pipeline, loss and batch augments are
-the configs' as shipped.
+Runs are in-process (``bocb_mm.cli.train.main``, the code of ``tools/train.py``; helpers in
+tests/helpers.py) except the distributed one. The models are the configs' own, narrowed (fewer
+channels / blocks) through ``--cfg-options`` where the full width would be slow on a CPU;
+optimizer, wrapper, schedule, pipeline, loss and batch augments are the configs' as shipped.
 """
 from __future__ import annotations
 
-import glob
-import importlib.util
-import json
 import os
 import os.path as osp
 import socket
@@ -25,61 +22,26 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from bocb_mm.cli import prepare_cifar
+from bocb_mm.datasets import random_cifar
+from bocb_mm.optim import zoo as optim_zoo
+# the helpers (tests/helpers.py) under the names tests/engine/test_throughput.py reads here
+from helpers import REPO, SMALL, assert_trained, data_options, scalars, train  # noqa: F401
+from helpers import cifar100_config as _config
+from helpers import deterministic_config as _deterministic_config
+
 PYTHON = sys.executable
 
-
-def _load(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _load('bocb_train_tool', 'tools/train.py')
-gen = _load('gen_configs', 'tools/gen_configs.py')
-
-from bocb_mm.datasets import random_cifar  # noqa: E402
-from bocb_mm.optim import zoo as optim_zoo  # noqa: E402
-
-# Config used per recipe family, and the --cfg-options that make its model cheap on a CPU
-# (None: the model as shipped). SMALL[backbone] narrows a backbone.
-SMALL = {
-    'R-50': ['model.backbone.depth=18', 'model.backbone.base_channels=8',
-             'model.backbone.stem_channels=8', 'model.head.in_channels=64'],
-    'DeiT-S': ['model.backbone.arch=deit-tiny', 'model.head.in_channels=192'],
-    'CNX-T': ['model.backbone.arch=atto', 'model.head.in_channels=320'],
-    'Eff-B0': [],
-}
+# Config used per recipe family (SMALL[backbone] narrows its backbone)
 RECIPE_BACKBONE = {'PyTorch': 'R-50', 'DeiT': 'DeiT-S', 'ConvNeXt': 'CNX-T', 'RSB A2': 'Eff-B0'}
 OPTIMIZER_BACKBONE = 'R-50'
 
 
-def _config(backbone: str, optimizer: str) -> str:
-    return osp.join(REPO, gen.cifar100_path(backbone, optimizer))
-
-
 @pytest.fixture(autouse=True)
-def cpu_friendly(monkeypatch):
+def cpu_friendly(single_thread: None, cached_config_text: None) -> None:
     """One intra-op thread (a tiny model gains nothing from more and loses much on a busy
-    machine), and ``Config.pretty_text`` (yapf formatting, ~0.8 s a call, 7 calls a run: log,
-    dumps, every checkpoint's meta) computed once per distinct config."""
-    from mmengine.config import Config
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    original = Config.pretty_text.fget
-    cache: dict = {}
-
-    def pretty_text(self):
-        key = (self.filename, repr(self._cfg_dict))
-        if key not in cache:
-            cache[key] = original(self)
-        return cache[key]
-
-    monkeypatch.setattr(Config, 'pretty_text', property(pretty_text))
-    yield
-    torch.set_num_threads(threads)
+    machine) and ``Config.pretty_text`` computed once per distinct config (tests/conftest.py);
+    tests/engine/test_throughput.py uses it too."""
 
 
 @pytest.fixture(scope='module')
@@ -87,47 +49,6 @@ def tiny_cifar(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('cifar100_tiny'))
     random_cifar(root, num_train=40, num_test=20)
     return root
-
-
-def data_options(root: str, n_train: int = 16, batch: int = 8, epochs: int = 1) -> list[str]:
-    opts = []
-    for loader, bs in (('train_dataloader', batch), ('val_dataloader', 10),
-                       ('test_dataloader', 10)):
-        opts += [f'{loader}.dataset.type=bocb_mm.UnverifiedCIFAR100',
-                 f'{loader}.dataset.data_root={root}', f'{loader}.batch_size={bs}',
-                 f'{loader}.num_workers=0']
-    return opts + [f'train_dataloader.dataset.indices={n_train}', f'train_cfg.max_epochs={epochs}',
-                   'default_hooks.logger.interval=1', 'randomness.seed=0', 'log_level=WARNING']
-
-
-_RUNS = iter(range(10**6))
-
-
-def train(config: str, work_dir: str, options: list[str], *extra: str) -> None:
-    # a fresh experiment name per run: mmengine keys its logger and message hub by it
-    name = f'{osp.basename(work_dir.rstrip("/"))}_{next(_RUNS)}'
-    train_tool.main([config, '--work-dir', work_dir, *extra, '--cfg-options',
-                     f'experiment_name={name}', *options])
-
-
-def scalars(work_dir: str) -> list[dict]:
-    files = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    assert files, f'no json log under {work_dir}'
-    with open(sorted(files)[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def assert_trained(work_dir: str, iters: int) -> dict:
-    rows = scalars(work_dir)
-    losses = [r['loss'] for r in rows if 'loss' in r]
-    assert len(losses) == iters and all(map(lambda x: x == x, losses))  # logged, finite
-    val = [r for r in rows if 'accuracy/top1' in r]
-    assert val and 0 <= val[-1]['accuracy/top1'] <= 100 and 'accuracy/top5' in val[-1]
-    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
-    assert glob.glob(osp.join(work_dir, 'best_accuracy_top1_epoch_*.pth'))
-    ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu')
-    assert ckpt['meta']['iter'] == iters
-    return ckpt
 
 
 @pytest.mark.parametrize('recipe', list(RECIPE_BACKBONE))
@@ -151,17 +72,6 @@ def test_optimizer_trains(optimizer, tiny_cifar, tmp_path):
     assert state['param_groups'][0]['lr'] >= 0
     if info.state_tensors:
         assert state['state'], f'{optimizer}: no optimizer state after 2 steps'
-
-
-def _deterministic_config(backbone: str, optimizer: str, tmp_path) -> str:
-    """The config with no random augmentation (shuffling has a fixed seed), so that two runs see
-    the same batches: what differs between them is only the resume."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(_config(backbone, optimizer))
-    cfg.train_dataloader.dataset.pipeline = [dict(type='PackInputs')]
-    path = str(tmp_path / f'deterministic_{osp.basename(_config(backbone, optimizer))}')
-    cfg.dump(path)
-    return path
 
 
 def test_resume_matches_uninterrupted_run(tiny_cifar, tmp_path):
@@ -242,18 +152,18 @@ def test_write_cifar_round_trip(tmp_path):
 
 def test_prepare_cifar_synthetic_and_archive(tmp_path):
     import tarfile
-    tool = _load('prepare_cifar', 'tools/dataset_converters/prepare_cifar.py')
-    assert tool.main(['--synthetic', '10', '4', '--out', str(tmp_path / 'syn')]) == 0
+    assert prepare_cifar.main(['--synthetic', '10', '4', '--out', str(tmp_path / 'syn')]) == 0
     folder = tmp_path / 'syn' / 'cifar-100-python'
     assert sorted(os.listdir(folder)) == ['meta', 'test', 'train']
-    assert tool.main(['--check', '--out', str(tmp_path / 'syn')]) == 1  # not the official files
+    # not the official files
+    assert prepare_cifar.main(['--check', '--out', str(tmp_path / 'syn')]) == 1
     archive = tmp_path / 'cifar-100-python.tar.gz'
     with tarfile.open(archive, 'w:gz') as tar:
         tar.add(folder, arcname='cifar-100-python')
     with pytest.raises(SystemExit, match='MD5'):
-        tool.main(['--from-archive', str(archive), '--out', str(tmp_path / 'unpacked')])
-    assert tool.main(['--from-archive', str(archive), '--out', str(tmp_path / 'unpacked'),
-                      '--no-check']) == 0
+        prepare_cifar.main(['--from-archive', str(archive), '--out', str(tmp_path / 'unpacked')])
+    assert prepare_cifar.main(['--from-archive', str(archive), '--out',
+                               str(tmp_path / 'unpacked'), '--no-check']) == 0
     for name in ('train', 'test', 'meta'):
         assert (tmp_path / 'unpacked' / 'cifar-100-python' / name).read_bytes() == \
             (folder / name).read_bytes()

@@ -1,17 +1,15 @@
-"""tools/dataset_converters/prepare_coco.py: the synthetic COCO is read by mmdet's and mmpose's
-own ``CocoDataset`` (with the person-box file), ``--check`` sees what is missing, and an existing
-data set is not overwritten without ``--force``."""
+"""tools/dataset_converters/prepare_coco.py (bocb_mm.cli.prepare_coco): the synthetic COCO is read
+by mmdet's and mmpose's own ``CocoDataset`` (with the person-box file), ``--check`` sees what is
+missing, and an existing data set is not overwritten without ``--force``."""
 from __future__ import annotations
 
 import json
 import os.path as osp
 
 import pytest
-from transfer_helpers import load_tool
 
+from bocb_mm.cli import prepare_coco as tool
 from bocb_mm.datasets.coco_synthetic import PERSON_BOXES
-
-tool = load_tool('prepare_coco', 'tools/dataset_converters/prepare_coco.py')
 
 
 @pytest.fixture(scope='module')

@@ -9,13 +9,13 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from transfer_helpers import load_tool, transfer_config
+from transfer_helpers import transfer_config
 
+from bocb_mm.cli import bocb_to_transfer as conv
 from bocb_mm.utils.data_check import (CheckpointMismatchError, DataNotFoundError,
                                       PretrainedFitWarning, check_data_roots)
 
 CIFAR_DET = 'det:R-50 (Adan CIFAR-100)'
-conv = load_tool('bocb_to_transfer', 'tools/model_converters/bocb_to_transfer.py')
 
 
 @pytest.fixture(scope='module')

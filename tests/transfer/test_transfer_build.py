@@ -13,9 +13,10 @@ import os.path as osp
 
 import pytest
 import torch
-from transfer_helpers import REPO, gen_transfer
 
+from bocb_mm.configgen import transfer as gen_transfer
 from bocb_mm.optim import zoo as optim_zoo
+from helpers import REPO
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'coco_det', '**', '*.py'), recursive=True)
                  + glob.glob(osp.join(REPO, 'configs', 'coco_pose', '**', '*.py'),

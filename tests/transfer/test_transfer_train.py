@@ -2,8 +2,9 @@
 
 * RetinaNet R-50 and TopDown R-50 start from a checkpoint of a tiny bocb_mm pre-training run
   (conftest.py), train one epoch through ``tools/train.py`` (validating at its end) and are
-  evaluated through ``tools/test.py``: mmdet's and mmpose's ``CocoMetric`` run pycocotools /
-  xtcocotools on the model's predictions and print the COCO AP table.
+  evaluated through ``tools/test.py`` (both in-process: ``bocb_mm.cli``): mmdet's and mmpose's
+  ``CocoMetric`` run pycocotools / xtcocotools on the model's predictions and print the COCO AP
+  table.
 * The R-50 RetinaNet and TopDown configs of each of the 20 optimizers run 2 iterations
   (in-process ``Runner`` from the shipped config with the small-input overrides).
 * Missing COCO data stops ``tools/train.py`` with the expected layout.
@@ -20,13 +21,12 @@ import os.path as osp
 
 import pytest
 import torch
-from transfer_helpers import (DET_R50, POSE_R50, det_options, experiment_name, gen_transfer,
-                              load_tool, pose_options, transfer_config)
+from transfer_helpers import (DET_R50, POSE_R50, det_options, experiment_name, pose_options,
+                              transfer_config)
 
+from bocb_mm.cli import test as test_tool
+from bocb_mm.cli import train as train_tool
 from bocb_mm.optim import zoo as optim_zoo
-
-train_tool = load_tool('bocb_train_tool', 'tools/train.py')
-test_tool = load_tool('bocb_test_tool', 'tools/test.py')
 
 # 8 training images, batch 2: 4 iterations in the epoch
 DET_TEST_OPTIONS = ['model.test_cfg.score_thr=0.0']  # keep the low scores of a 4-iteration model
@@ -140,7 +140,7 @@ def test_optimizer_finetunes_r50(task, optimizer, tiny_coco, r50_transfer_checkp
     column, options = ((DET_R50, det_options(n_train=2, scale=64, batch=1)) if task == 'det'
                        else (POSE_R50, pose_options(n_train=2, batch=1)))
     config = transfer_config(column, optimizer)
-    wrapper_type = gen_transfer.pretrain_gen.OPTIM_WRAPPER_TYPES.get(optimizer, 'OptimWrapper')
+    wrapper_type = optim_zoo.get_info(optimizer).wrapper
     if 'Sophia' in wrapper_type:  # refresh the Hessian at every update, not every 10th
         options = options + ['optim_wrapper.hessian_interval=1']
     runner = _run_two_iterations(config, options, str(tmp_path / f'{task}_{optimizer}'))

@@ -1,30 +1,14 @@
-"""Helpers of the COCO transfer tests: tools/ scripts as modules, the shipped config of a paper
-column, and the --cfg-options that make the shipped configs cheap on a CPU."""
+"""Helpers of the COCO transfer tests: the shipped config of a paper column, and the
+--cfg-options that make the shipped configs cheap on a CPU (tests/helpers.py has the ones all
+tests share)."""
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os.path as osp
-import sys
+from types import ModuleType
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(name: str, path: str):
-    """Import a script of tools/ as a module (they are not a package), once per name."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-gen_transfer = load_tool('gen_transfer_configs', 'tools/gen_transfer_configs.py')
+from bocb_mm.configgen import transfer_config_path
+from helpers import REPO, experiment_name  # noqa: F401
 
 DET_R50 = 'det:R-50 (SGD)'
 POSE_R50 = 'pose:R-50 (SGD)'
@@ -32,16 +16,17 @@ POSE_R50 = 'pose:R-50 (SGD)'
 
 def transfer_config(column: str, optimizer: str) -> str:
     """Absolute path of the shipped config of a paper column and fine-tuning optimizer."""
-    col = next(c for c in gen_transfer.load_columns() if c.column == column)
-    return osp.join(REPO, gen_transfer.config_path(col, optimizer))
+    return osp.join(REPO, transfer_config_path(column, optimizer))
 
 
-_RUNS = iter(range(10**6))
+def load_tool(name: str, path: str) -> ModuleType:
+    """The :mod:`bocb_mm.cli` module of a ``tools/`` command (``path``: its script, e.g.
+    ``'tools/model_converters/bocb_to_transfer.py'``); nothing is loaded from the script.
 
-
-def experiment_name(tag: str) -> str:
-    """A fresh experiment name per run: mmengine keys its logger and message hub by it."""
-    return f'{tag}_{next(_RUNS)}'
+    Kept while tests/transfer/test_gen_transfer.py asks for the converter this way; new code
+    imports ``bocb_mm.cli.<name>`` directly.
+    """
+    return importlib.import_module(f'bocb_mm.cli.{osp.splitext(osp.basename(path))[0]}')
 
 
 def det_options(n_train: int | None = None, scale: int = 128, batch: int = 2) -> list[str]:
