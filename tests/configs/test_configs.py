@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import glob
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -20,6 +18,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import bocb_mm  # noqa: F401
+from bocb_mm.configgen import fragments, pretrain, tables
 from bocb_mm.optim import zoo as optim_zoo
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -30,18 +29,6 @@ RECIPE_LOSS = {'PyTorch': ('CrossEntropyLoss', False), 'DeiT': ('LabelSmoothLoss
                'ConvNeXt': ('LabelSmoothLoss', None), 'RSB A2': ('CrossEntropyLoss', True)}
 
 
-def _load_gen():
-    spec = importlib.util.spec_from_file_location('gen_configs',
-                                                  osp.join(REPO, 'tools', 'gen_configs.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_gen()
-
-
 def _rel(path: str) -> str:
     return osp.relpath(path, REPO)
 
@@ -49,7 +36,7 @@ def _rel(path: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _paper_hparams() -> dict:
     """The appendix table read directly (not through the generator)."""
-    with open(gen.hparams_path(), newline='') as f:
+    with open(tables.hparams_path(), newline='') as f:
         return {(r['backbone'], optim_zoo.resolve_name(r['optimizer'])): (float(r['lr']),
                                                                          float(r['weight_decay']))
                 for r in csv.DictReader(f)}
@@ -78,18 +65,21 @@ def test_grid_counts():
     n_bb, n_opt = len(model_zoo.list_backbones()), len(optim_zoo.list_optimizers())
     assert (n_bb, n_opt) == (20, 20)
     assert len(CIFAR) == n_bb * n_opt
-    assert len(IMAGENET) == len(gen.IMAGENET_BACKBONES) * n_opt
+    assert len(IMAGENET) == len(pretrain.IMAGENET_BACKBONES) * n_opt
 
 
 def test_generated_configs_up_to_date():
-    problems = gen.check(gen.all_entries(), verbose=True)
+    problems = pretrain.check(pretrain.all_entries(), verbose=True)
     assert not problems, '\n'.join(problems[:10]) + '\nrun: python tools/gen_configs.py'
 
 
-def test_sophia_wrapper_map_names_real_optimizers():
-    for name, wrapper in gen.OPTIM_WRAPPER_TYPES.items():
-        assert optim_zoo.resolve_name(name) == name
+def test_wrapper_per_optimizer_is_the_zoos():
+    """The wrapper type of an optimizer's configs is ``OptimizerInfo.wrapper``: Sophia's the
+    periodic Hessian refresh of bocb_mm.SophiaOptimWrapper, every other mmengine's OptimWrapper."""
+    for name in optim_zoo.list_optimizers():
+        wrapper = optim_zoo.get_info(name).wrapper
         assert 'OptimWrapper' in wrapper
+        assert (wrapper == 'bocb_mm.SophiaOptimWrapper') == (name == 'Sophia'), name
 
 
 @pytest.mark.parametrize('path', ALL, ids=_rel)
@@ -101,8 +91,8 @@ def test_config(path):
     assert set(bocb) == {'backbone', 'optimizer', 'recipe', 'dataset', 'input_size',
                          'hparams_from', 'official', 'param_groups', 'deviations'}
     # the parameter-group statement is what the constructor options say (issue 16, item 4)
-    assert cfg.optim_wrapper.constructor == gen.CONSTRUCTOR
-    assert bocb['param_groups'] == gen.param_groups_statement(cfg.optim_wrapper.paramwise_cfg)
+    assert cfg.optim_wrapper.constructor == fragments.CONSTRUCTOR
+    assert bocb['param_groups'] == fragments.param_groups_statement(cfg.optim_wrapper.paramwise_cfg)
     info = optim_zoo.get_info(bocb['optimizer'])
 
     # the optimizer, lr and weight decay the paper's table gives this pair
@@ -114,7 +104,7 @@ def test_config(path):
         column = bocb['backbone'] if (bocb['backbone'], info.name) in _paper_hparams() \
             else _borrowed()[bocb['backbone']]
         assert bocb['hparams_from'] == column
-        assert bocb['backbone'] not in gen.EXTRA_COLUMNS
+        assert bocb['backbone'] not in tables.EXTRA_COLUMNS
         lr, wd = _paper_hparams()[(column, info.name)]
         assert cfg.train_cfg.max_epochs == 200
         assert cfg.train_dataloader.batch_size == 100
@@ -123,10 +113,10 @@ def test_config(path):
         assert cfg.data_preprocessor.num_classes == 100
     else:
         batch = cfg.train_dataloader.batch_size * 8
-        lr, wd, _ = gen.imagenet_hparams(bocb['backbone'], info.name, batch)
+        lr, wd, _ = pretrain.imagenet_hparams(bocb['backbone'], info.name, batch)
         lr, wd = float(lr), float(wd)
-        ref = int(gen.load_recipes()[bocb['recipe']]['imagenet_lr_ref_batch'])
-        if (bocb['backbone'], info.name) not in gen.IMAGENET_PUBLISHED:
+        ref = int(tables.load_recipes()[bocb['recipe']]['imagenet_lr_ref_batch'])
+        if (bocb['backbone'], info.name) not in pretrain.IMAGENET_PUBLISHED:
             cifar_lr, cifar_wd = _paper_hparams()[(bocb['backbone'], info.name)]
             assert lr == pytest.approx(cifar_lr * batch / ref) and wd == cifar_wd
         assert cfg.train_cfg.max_epochs == 300
@@ -134,7 +124,7 @@ def test_config(path):
         assert cfg.data_preprocessor.num_classes == 1000
     assert float(opt.lr) == pytest.approx(lr, rel=1e-9)
     assert float(opt.weight_decay) == pytest.approx(wd, rel=1e-9, abs=0)
-    assert cfg.optim_wrapper.type == gen.OPTIM_WRAPPER_TYPES.get(info.name, 'OptimWrapper')
+    assert cfg.optim_wrapper.type == info.wrapper
 
     # recipe: loss, input size, evaluation, checkpoints
     loss = cfg.model.head.loss
@@ -182,11 +172,11 @@ def test_base_config_loads(path):
 
 def test_recipe_table_matches_model_zoo():
     from bocb_mm.models import zoo as model_zoo
-    recipes = gen.load_recipes()
+    recipes = tables.load_recipes()
     for backbone in model_zoo.list_backbones():
         assert model_zoo.get_backbone_info(backbone).recipe in recipes
-    borrowed = gen.load_hparams_from()
-    columns = {b for b, _ in gen.load_hparams()}
+    borrowed = tables.load_hparams_from()
+    columns = {b for b, _ in tables.load_hparams()}
     for backbone in model_zoo.list_backbones():
         # a backbone borrows a column exactly when it has none, from a backbone of its recipe
         assert (backbone in borrowed) == (backbone not in columns), backbone
@@ -195,12 +185,12 @@ def test_recipe_table_matches_model_zoo():
             assert donor in columns
             assert (model_zoo.get_backbone_info(donor).recipe ==
                     model_zoo.get_backbone_info(backbone).recipe), backbone
-    assert set(gen.EXTRA_COLUMNS) == columns - set(model_zoo.list_backbones())
+    assert set(tables.EXTRA_COLUMNS) == columns - set(model_zoo.list_backbones())
 
 
 def test_check_detects_stale_and_left_over():
-    entries = gen.all_entries()
+    entries = pretrain.all_entries()
     entry, text = entries[0]
     stale = [(entry, text + '# edited\n')] + entries[2:]
-    assert gen.check(stale, verbose=False) == [
+    assert pretrain.check(stale, verbose=False) == [
         f'out of date: {entry.path}', f'left over (no longer generated): {entries[1][0].path}']

@@ -29,11 +29,13 @@ from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
 import bocb_mm  # noqa: F401
 from bocb_mm.engine.constructor import is_norm_module
 from bocb_mm.optim import zoo as optim_zoo
+from bocb_mm.configgen import fragments, pretrain, tables
+from bocb_mm.configgen.render import plain as _plain
 from bocb_mm.optim.lars import LARS
 
-from test_configs import REPO, _model, _paper_hparams, gen  # tests/configs is on sys.path
+from test_configs import REPO, _model, _paper_hparams  # tests/configs is on sys.path
 
-OFFICIAL = gen.load_official()
+OFFICIAL = tables.load_official()
 WITH_OFFICIAL = [b for b, row in OFFICIAL.items() if row['official_config'] != 'n/a']
 ITERS_PER_EPOCH = 50000 // 100  # CIFAR-100 train set, batch 100
 FIDELITY_DOC = osp.join(REPO, 'docs', 'fidelity.md')
@@ -43,7 +45,7 @@ SOURCE_COLUMNS = ('crop_source', 'aug_source', 'clip_source', 'warmup_source', '
 
 @functools.lru_cache(maxsize=None)
 def _cfg(backbone: str, optimizer: str) -> Config:
-    return Config.fromfile(osp.join(REPO, gen.cifar100_path(backbone, optimizer)))
+    return Config.fromfile(osp.join(REPO, pretrain.cifar100_path(backbone, optimizer)))
 
 
 def test_table_has_a_source_for_every_value():
@@ -56,17 +58,6 @@ def test_table_has_a_source_for_every_value():
             else:  # no config in the release: the recipe family's value and where it comes from
                 assert row[col].startswith('n/a; family: '), (backbone, col, row[col])
                 assert len(row[col]) > len('n/a; family: ') + 5
-
-
-def _plain(obj):
-    """The generator's values as a loaded config holds them (``Num('1e-5')`` -> ``1e-05``)."""
-    if isinstance(obj, gen.Num):
-        return float(obj)
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(v) for v in obj)
-    return obj
 
 
 def _train_step(cfg: Config, type_: str) -> dict | None:
@@ -123,7 +114,7 @@ def test_config_follows_official_table(backbone, optimizer):
     # model: drop path, dropout, init
     assert cfg.model.backbone.get('drop_path_rate', 0.0) == float(row['drop_path'])
     assert cfg.model.backbone.get('drop_rate', 0.0) == float(row['dropout'])
-    assert cfg.model.get('init_cfg') == _plain(gen.INIT_CFGS[row['init']])
+    assert cfg.model.get('init_cfg') == _plain(tables.INIT_CFGS[row['init']])
 
     # optimizer: clipping, extras, parameter groups
     wrapper_cfg = cfg.optim_wrapper
@@ -131,11 +122,11 @@ def test_config_follows_official_table(backbone, optimizer):
         assert 'clip_grad' not in wrapper_cfg
     else:
         assert wrapper_cfg.clip_grad == dict(max_norm=float(row['clip_grad']))
-    for arg, value in gen.optimizer_args(row).get(optimizer, {}).items():
+    for arg, value in tables.optimizer_args(row).get(optimizer, {}).items():
         assert wrapper_cfg.optimizer[arg] == float(value)
     decay_all = optimizer in row['decay_all_optimizers'].split(';')
-    assert wrapper_cfg.constructor == gen.CONSTRUCTOR
-    assert wrapper_cfg.paramwise_cfg == _plain(gen.paramwise_cfg(row['no_decay'], decay_all))
+    assert wrapper_cfg.constructor == fragments.CONSTRUCTOR
+    assert wrapper_cfg.paramwise_cfg == _plain(fragments.paramwise_cfg(row['no_decay'], decay_all))
 
     init_default_scope('mmpretrain')
     model = _model(cfg)
@@ -163,7 +154,7 @@ def test_config_follows_official_table(backbone, optimizer):
         linear = schedulers[0]
         assert type(linear).__name__ == 'LinearLR'
         assert (linear.begin, linear.end) == (0, warmup * ITERS_PER_EPOCH)
-        assert linear.start_factor == float(gen.WARMUP_START_FACTOR)
+        assert linear.start_factor == float(fragments.WARMUP_START_FACTOR)
     else:
         assert len(schedulers) == 1
     assert type(cosine).__name__ == 'CosineAnnealingLR'
@@ -186,7 +177,7 @@ def test_backbones_without_official_config_follow_their_family():
 
 # ------------------------------------------------------------------------- paper vs release
 def test_r50_grid_of_the_release_disagrees_with_the_appendix_for_6_of_8():
-    official = {o: r for (b, o), r in gen.load_official_hparams().items() if b == 'R-50'}
+    official = {o: r for (b, o), r in tables.load_official_hparams().items() if b == 'R-50'}
     assert len(official) == 8
     differ = {o for o, r in official.items()
               if (float(r['lr']), float(r['weight_decay'])) != _paper_hparams()[('R-50', o)]}
@@ -204,7 +195,7 @@ def test_fidelity_doc_explains_every_deviation_id():
         doc = f.read()
     ids = set(re.findall(r'^\| `([a-z0-9-]+)` \|', doc, flags=re.M))
     used = set()
-    for entry, _ in gen.all_entries():
+    for entry, _ in pretrain.all_entries():
         cfg = Config.fromfile(osp.join(REPO, entry.path))
         used |= set(cfg.bocb.deviations)
     assert used <= ids, used - ids
@@ -213,12 +204,12 @@ def test_fidelity_doc_explains_every_deviation_id():
 
 
 # ------------------------------------------------------------------------- ImageNet lr rule
-@pytest.mark.parametrize('backbone,optimizer', sorted(gen.IMAGENET_PUBLISHED))
+@pytest.mark.parametrize('backbone,optimizer', sorted(pretrain.IMAGENET_PUBLISHED))
 def test_imagenet_rule_reproduces_published_anchor(backbone, optimizer):
-    recipe = gen.load_recipes()[gen.IMAGENET_RECIPES[backbone]]
+    recipe = tables.load_recipes()[pretrain.IMAGENET_RECIPES[backbone]]
     batch = int(recipe['imagenet_gpus']) * int(recipe['imagenet_batch_per_gpu'])
-    rule_lr, _, _ = gen.imagenet_rule_lr(backbone, optimizer, batch)
-    published_lr, _, _ = gen.IMAGENET_PUBLISHED[(backbone, optimizer)]
+    rule_lr, _, _ = pretrain.imagenet_rule_lr(backbone, optimizer, batch)
+    published_lr, _, _ = pretrain.IMAGENET_PUBLISHED[(backbone, optimizer)]
     assert float(rule_lr) == pytest.approx(float(published_lr), rel=1e-12)
 
 
@@ -271,10 +262,10 @@ def test_lars_without_trust_ratio_is_sgd_with_momentum():
 
 
 def test_lars_configs_state_the_trust_ratio():
-    for entry, _ in gen.all_entries():
+    for entry, _ in pretrain.all_entries():
         if entry.optimizer == 'LARS':
             cfg = Config.fromfile(osp.join(REPO, entry.path))
-            assert cfg.optim_wrapper.optimizer.trust_ratio is gen.LARS_TRUST_RATIO is True
+            assert cfg.optim_wrapper.optimizer.trust_ratio is fragments.LARS_TRUST_RATIO is True
             assert 'lars-trust-ratio' in cfg.bocb.deviations
 
 

@@ -1,5 +1,6 @@
-"""tools/gen_transfer_configs.py: the generated configs are current, cover the paper's COCO
-table, and follow the stated lr / weight-decay rule; the checkpoint converter's tensor logic."""
+"""bocb_mm.configgen.transfer (tools/gen_transfer_configs.py): the generated configs are current,
+cover the paper's COCO table, and follow the stated lr / weight-decay rule; the checkpoint
+converter's tensor logic."""
 from __future__ import annotations
 
 import csv
@@ -7,11 +8,11 @@ import os.path as osp
 
 import pytest
 import torch
-from transfer_helpers import REPO, gen_transfer, load_tool
+from transfer_helpers import REPO
 
+from bocb_mm.cli import bocb_to_transfer as conv
+from bocb_mm.configgen import transfer as gen_transfer
 from bocb_mm.optim import zoo as optim_zoo
-
-conv = load_tool('bocb_to_transfer', 'tools/model_converters/bocb_to_transfer.py')
 
 
 @pytest.fixture(scope='module')
@@ -65,12 +66,17 @@ def test_cifar_pretrained_columns_carry_their_own_identity(entries, tmp_path):
 
 
 def test_every_config_names_its_identity_and_checkpoint(entries):
+    """Each config names its identity; its column's base (its only ``_base_``) names the
+    checkpoint, ``$BOCB_PRETRAINED`` first."""
+    bases = {e.column: (e.path, text) for e, text in gen_transfer.column_bases()}
     for entry, text in entries:
         assert text.startswith(gen_transfer.HEADER)
         assert f"optimizer='{entry.optimizer}'" in text and f"task='{entry.task}'" in text
         assert "dataset='coco'" in text and f"pretrain='{entry.pretrain}'" in text
-        assert f"'{{{{$BOCB_PRETRAINED:{entry.checkpoint}}}}}'" in text
-        assert "prefix='backbone.'" in text
+        base_path, base_text = bases[entry.column]
+        assert f"_base_ = ['{osp.relpath(base_path, osp.dirname(entry.path))}']" in text
+        assert f"'{{{{$BOCB_PRETRAINED:{entry.checkpoint}}}}}'" in base_text
+        assert "prefix='backbone.'" in base_text
 
 
 @pytest.mark.parametrize('task,backbone,optimizer,lr,wd', [
@@ -110,7 +116,7 @@ def test_adapters_match_the_zoo_channels():
     assert list(det.model.neck.in_channels) == [chans[i] for i in det.model.backbone.out_indices]
     assert pose.model.head.in_channels == chans[3]
     for col in gen_transfer.load_columns():
-        model = gen_transfer.model_cfg(col)
+        model = gen_transfer.adapter_cfg(col)
         if 'neck' in model:
             idx = model['backbone']['out_indices']
             assert model['neck']['in_channels'] == [
@@ -150,7 +156,7 @@ def test_sophia_detection_loss_is_the_focal_loss():
                                pred.sigmoid())
     for entry, text in gen_transfer.entries():
         sophia = entry.task == 'det' and entry.optimizer == 'Sophia' and \
-            'Sophia' in gen_transfer.pretrain_gen.OPTIM_WRAPPER_TYPES.get('Sophia', '')
+            'Sophia' in optim_zoo.get_info('Sophia').wrapper
         assert ("type='FocalCustomLoss', num_classes=80" in text) == sophia, entry.path
 
 
