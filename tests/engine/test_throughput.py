@@ -6,46 +6,41 @@ compiled run gives the eager run's losses; bf16 autocast stays within noise of f
 """
 from __future__ import annotations
 
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 import torch
 
 pytest.importorskip('mmpretrain')
+from helpers import (SMALL, assert_trained, cifar100_config, data_options,  # noqa: E402
+                     deterministic_config, scalars, train)
 from mmengine.config import Config  # noqa: E402
 
+from bocb_mm.datasets import random_cifar  # noqa: E402
 from bocb_mm.engine.amp import enable_amp  # noqa: E402
 from bocb_mm.engine.throughput import apply_throughput_options  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+@pytest.fixture(autouse=True)
+def _cached_config_text(cached_config_text: None) -> None:
+    """``Config.pretty_text`` once per config (tests/conftest.py); one thread: engine/conftest."""
 
 
-def _load(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-# the CIFAR training helpers (tiny data, --cfg-options, json logs) of the train-tool tests
-cifar = _load('bocb_test_train_cifar', 'tests/tools/test_train_cifar.py')
-
-
-# its fixtures: one intra-op thread and cached config texts (autouse), the tiny data set
-cpu_friendly = cifar.cpu_friendly
-tiny_cifar = cifar.tiny_cifar
+@pytest.fixture(scope='module')
+def tiny_cifar(tmp_path_factory) -> str:
+    """A generated CIFAR-100 of 40 training and 20 test images."""
+    root = str(tmp_path_factory.mktemp('cifar100_tiny'))
+    random_cifar(root, num_train=40, num_test=20)
+    return root
 
 
 def losses(work_dir: str) -> list[float]:
-    return [row['loss'] for row in cifar.scalars(work_dir) if 'loss' in row]
+    return [row['loss'] for row in scalars(work_dir) if 'loss' in row]
 
 
 # ----------------------------------------------------------------------------- config rewrites
 def test_options_rewrite_the_config():
-    cfg = Config.fromfile(cifar._config('R-50', 'AdamW'))
+    cfg = Config.fromfile(cifar100_config('R-50', 'AdamW'))
     apply_throughput_options(cfg, compile='reduce-overhead', channels_last=True, amp='bf16',
                              cudnn_benchmark=True, gpu_data=True, step_timer=True)
     assert cfg.compile == dict(mode='reduce-overhead')
@@ -81,7 +76,7 @@ def test_amp_twins(wrapper, bf16, fp16):
 
 @pytest.mark.parametrize('backbone', ['R-50', 'DeiT-S', 'CNX-T', 'Eff-B0'])
 def test_every_cifar_recipe_has_a_gpu_data_path(backbone):
-    cfg = Config.fromfile(cifar._config(backbone, 'AdamW'))
+    cfg = Config.fromfile(cifar100_config(backbone, 'AdamW'))
     cpu_ops = [t['type'] for t in cfg.train_dataloader.dataset.pipeline][:-1]
     apply_throughput_options(cfg, gpu_data=True)
     assert [t['type'] for t in cfg.data_preprocessor.train_augments] == cpu_ops
@@ -146,31 +141,31 @@ def test_step_timer_marks_train_iterations_only_and_removes_its_hooks(tmp_path):
 # ----------------------------------------------------------------------------- training runs
 def test_gpu_data_path_trains_r50(tiny_cifar, tmp_path):
     work_dir = str(tmp_path / 'r50_gpu_data')
-    cifar.train(cifar._config('R-50', 'SGD-M'), work_dir,
-                cifar.data_options(tiny_cifar, n_train=16) + cifar.SMALL['R-50'], '--gpu-data')
-    cifar.assert_trained(work_dir, iters=2)
-    dumped = Config.fromfile(osp.join(work_dir, osp.basename(cifar._config('R-50', 'SGD-M'))))
+    train(cifar100_config('R-50', 'SGD-M'), work_dir,
+          data_options(tiny_cifar, n_train=16) + SMALL['R-50'], '--gpu-data')
+    assert_trained(work_dir, iters=2)
+    dumped = Config.fromfile(osp.join(work_dir, osp.basename(cifar100_config('R-50', 'SGD-M'))))
     assert dumped.train_dataloader.dataset.pipeline == [dict(type='PackInputs')]
 
 
 def test_gpu_data_path_trains_deit_224_randaug_mixup(tiny_cifar, tmp_path):
     work_dir = str(tmp_path / 'deit_gpu_data')
-    cifar.train(cifar._config('DeiT-S', 'AdamW'), work_dir,
-                cifar.data_options(tiny_cifar, n_train=8, batch=4) + cifar.SMALL['DeiT-S'],
-                '--gpu-data', '--channels-last')
-    cifar.assert_trained(work_dir, iters=2)
+    train(cifar100_config('DeiT-S', 'AdamW'), work_dir,
+          data_options(tiny_cifar, n_train=8, batch=4) + SMALL['DeiT-S'],
+          '--gpu-data', '--channels-last')
+    assert_trained(work_dir, iters=2)
 
 
 def _deterministic(tmp_path) -> str:
-    return cifar._deterministic_config('R-50', 'AdamW', tmp_path)
+    return deterministic_config('R-50', 'AdamW', tmp_path)
 
 
 def test_bf16_autocast_stays_within_noise_of_fp32(tiny_cifar, tmp_path):
     config = _deterministic(tmp_path)
-    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    opts = data_options(tiny_cifar, n_train=16, epochs=2) + SMALL['R-50']
     fp32, bf16 = str(tmp_path / 'fp32'), str(tmp_path / 'bf16')
-    cifar.train(config, fp32, opts)
-    cifar.train(config, bf16, opts, '--amp', 'bf16')
+    train(config, fp32, opts)
+    train(config, bf16, opts, '--amp', 'bf16')
     a, b = losses(fp32), losses(bf16)
     assert len(a) == len(b) == 4
     for x, y in zip(a, b):  # bf16 keeps 8 bits of mantissa: ~1 % on a loss of ~4.6
@@ -181,10 +176,10 @@ def test_bf16_autocast_stays_within_noise_of_fp32(tiny_cifar, tmp_path):
 def test_compiled_run_gives_the_eager_losses(tiny_cifar, tmp_path):
     """torch.compile (inductor, C++ on CPU) of the whole train step: a minute or more here."""
     config = _deterministic(tmp_path)
-    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    opts = data_options(tiny_cifar, n_train=16, epochs=2) + SMALL['R-50']
     eager, compiled = str(tmp_path / 'eager'), str(tmp_path / 'compiled')
-    cifar.train(config, eager, opts)
-    cifar.train(config, compiled, opts, '--compile')
+    train(config, eager, opts)
+    train(config, compiled, opts, '--compile')
     torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-3, atol=1e-4)
 
 
@@ -192,10 +187,10 @@ def test_compiled_graph_capture_gives_the_eager_losses(tiny_cifar, tmp_path):
     """The same through dynamo + AOT autograd without code generation (``aot_eager``): the
     train step, the optimizer wrapper and the optimizer run under ``torch.compile``."""
     config = _deterministic(tmp_path)
-    opts = cifar.data_options(tiny_cifar, n_train=16, epochs=2) + cifar.SMALL['R-50']
+    opts = data_options(tiny_cifar, n_train=16, epochs=2) + SMALL['R-50']
     eager, compiled = str(tmp_path / 'eager'), str(tmp_path / 'aot')
-    cifar.train(config, eager, opts)
-    cifar.train(config, compiled, opts + ['compile.backend=aot_eager'], '--compile')
+    train(config, eager, opts)
+    train(config, compiled, opts + ['compile.backend=aot_eager'], '--compile')
     torch.testing.assert_close(losses(compiled), losses(eager), rtol=1e-4, atol=1e-5)
 
 
@@ -212,10 +207,10 @@ def test_train_throughput_benchmark_reports_phases(tmp_path):
     """The train_throughput benchmark on CPU: one packed run, small model, a few iters."""
     from bocb_mm.benchmark.train_throughput import main
     out = tmp_path / 'throughput.json'
-    results = main([cifar._config('R-50', 'AdamW'), '--runs', '1', '--iters', '3',
-                          '--warmup', '1', '--batch', '4', '--num-workers', '0', '--gpu-data',
-                          '--work-dir', str(tmp_path / 'work'), '--json', str(out),
-                          '--cfg-options', *cifar.SMALL['R-50']])
+    results = main([cifar100_config('R-50', 'AdamW'), '--runs', '1', '--iters', '3',
+                    '--warmup', '1', '--batch', '4', '--num-workers', '0', '--gpu-data',
+                    '--work-dir', str(tmp_path / 'work'), '--json', str(out),
+                    '--cfg-options', *SMALL['R-50']])
     (row,) = results
     assert row['runs'] == 1 and row['img_s'] > 0
     for phase in ('iter', 'data', 'preproc', 'fwd+bwd', 'optim'):
