@@ -21,12 +21,12 @@ import os.path as osp
 
 import pytest
 import torch
-from transfer_helpers import (DET_R50, POSE_R50, det_options, experiment_name, pose_options,
-                              transfer_config)
+from transfer_helpers import DET_R50, POSE_R50, det_options, pose_options, transfer_config
 
 from bocb_mm.cli import test as test_tool
 from bocb_mm.cli import train as train_tool
 from bocb_mm.optim import zoo as optim_zoo
+from helpers import experiment_name
 
 # 8 training images, batch 2: 4 iterations in the epoch
 DET_TEST_OPTIONS = ['model.test_cfg.score_thr=0.0']  # keep the low scores of a 4-iteration model

@@ -3,12 +3,10 @@
 tests share)."""
 from __future__ import annotations
 
-import importlib
 import os.path as osp
-from types import ModuleType
 
 from bocb_mm.configgen import transfer_config_path
-from helpers import REPO, experiment_name  # noqa: F401
+from helpers import REPO
 
 DET_R50 = 'det:R-50 (SGD)'
 POSE_R50 = 'pose:R-50 (SGD)'
@@ -17,16 +15,6 @@ POSE_R50 = 'pose:R-50 (SGD)'
 def transfer_config(column: str, optimizer: str) -> str:
     """Absolute path of the shipped config of a paper column and fine-tuning optimizer."""
     return osp.join(REPO, transfer_config_path(column, optimizer))
-
-
-def load_tool(name: str, path: str) -> ModuleType:
-    """The :mod:`bocb_mm.cli` module of a ``tools/`` command (``path``: its script, e.g.
-    ``'tools/model_converters/bocb_to_transfer.py'``); nothing is loaded from the script.
-
-    Kept while tests/transfer/test_gen_transfer.py asks for the converter this way; new code
-    imports ``bocb_mm.cli.<name>`` directly.
-    """
-    return importlib.import_module(f'bocb_mm.cli.{osp.splitext(osp.basename(path))[0]}')
 
 
 def det_options(n_train: int | None = None, scale: int = 128, batch: int = 2) -> list[str]:
