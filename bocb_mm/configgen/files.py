@@ -126,14 +126,13 @@ def base_ref(from_dir: str, base: str) -> str:
 
     Args:
         from_dir: The config's folder, repo-relative (``configs/cifar100/resnet50``).
-        base: Path under ``configs/_base_`` (``datasets/cifar100_bs100.py``).
+        base: A hand-written base, path under ``configs/_base_`` (``datasets/cifar100_bs100.py``).
 
     Raises:
-        FileNotFoundError: A hand-written base that does not exist.
+        FileNotFoundError: A base that does not exist.
     """
     target = osp.join('configs', '_base_', base)
-    if not base.startswith(('models/', 'coco/columns/')) and not osp.isfile(
-            osp.join(REPO, target)):
+    if not osp.isfile(osp.join(REPO, target)):
         raise FileNotFoundError(f'base config {target} does not exist')
     return osp.relpath(target, from_dir)
 

@@ -5,7 +5,8 @@ Layout (``tools/gen_configs.py`` writes it; docs/configs.md)::
 
     configs/_base_/models/<slug>_cifar100.py   the model, the recipe's data / schedule / runtime
                                                bases and what the backbone's 20 configs share
-                                               (warm-up and final lr, clipping, parameter groups)
+                                               (clipping, parameter groups, a warm-up / final lr
+                                               that differ from the recipe's schedule base)
     configs/cifar100/<slug>/<slug>_<opt>_1xb100-200e_cifar100.py   the bocb identity + optimizer
     configs/_base_/models/<slug>_in1k.py, configs/imagenet/<slug>/...   the same for ImageNet-1K
 

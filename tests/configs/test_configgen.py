@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 
 from bocb_mm.configgen import Num, files, fmt_number, pretrain, render, transfer
-from bocb_mm.configgen.render import config_text
+from bocb_mm.configgen.render import assignment, config_text
 
 REPO = files.REPO
 
@@ -41,6 +41,15 @@ def test_render_is_python_with_the_values():
     assert render(dict(a=1, b=(2,))) == 'dict(a=1, b=(2,))'
     with pytest.raises(TypeError, match='cannot render set'):
         render({1, 2})
+
+
+def test_rows_lay_out_a_dict_and_name_every_key():
+    assert assignment('x', dict(a=1, b='s', c=(1, 2)), (('a', 'b'), ('c',))) == (
+        "x = dict(\n    a=1, b='s',\n    c=(1, 2))")
+    with pytest.raises(ValueError, match='each of the keys'):
+        assignment('x', dict(a=1, b=2), (('a',),))
+    with pytest.raises(ValueError, match='each of the keys'):
+        assignment('x', dict(a=1), (('a', 'a'),))
 
 
 def test_write_check_and_left_over(tmp_path):
