@@ -4,8 +4,8 @@
 (dense) gradient per group, the lazy state initialisation and the integer step count, the
 defaults a state_dict of an older version or of the official class lacks. A subclass writes
 ``init_state`` (the zero state of one parameter) and ``update_group`` (the update of one param
-group), which hands its tensor lists to :func:`foreach_or_loop`: the per-tensor loop, or the
-multi-tensor (``torch._foreach_*``) kernels on the tensors of each (device, dtype[, step]) bucket.
+group), which hands its tensor lists to :func:`foreach_or_loop`: the per-tensor loop or the
+multi-tensor (``torch._foreach_*``) kernels, on the tensors of each (device, dtype[, step]) bucket.
 
 Both paths compute the same numbers bit for bit (tests/optim/test_foreach.py).
 """
@@ -102,29 +102,32 @@ def foreach_buckets(tensors: Sequence[Tensor],
 def foreach_or_loop(foreach: bool, single: Callable[..., None], multi: Callable[..., None],
                     params: list[Tensor], *lists: Sequence[Any], steps: list[int] | None = None,
                     **kwargs: Any) -> None:
-    """Run ``single(params, *lists, **kwargs)``, or ``multi`` on each bucket of the tensors.
+    """Run ``multi`` or ``single`` on each (device, dtype) bucket of the tensors.
+
+    Both paths see one device and dtype per call, so either may stack per-tensor scalars (norms,
+    trust ratios) without type promotion; the multi-tensor path also splits by step count.
 
     Args:
         foreach: Take the multi-tensor path (see :func:`use_foreach`).
-        single: The per-tensor loop.
-        multi: The multi-tensor function, called once per (device, dtype[, step]) bucket with the
-            bucket's slice of ``params`` and of every list in ``lists``.
+        single: The per-tensor loop, called with ``steps=`` the bucket's step counts.
+        multi: The multi-tensor function, called with ``step=`` the bucket's one step count.
         params: The parameters (what the buckets are formed from).
-        *lists: Per-parameter lists (gradients, state tensors or dicts, per-tensor scalars).
-        steps: Per-parameter step counts: ``single`` gets them as ``steps=``, ``multi`` one
-            bucket's count as ``step=``. ``None``: no step argument.
+        *lists: Per-parameter lists (gradients, state tensors or dicts, per-tensor scalars),
+            sliced like ``params``.
+        steps: Per-parameter step counts, or ``None``: no step argument.
         **kwargs: Hyper-parameters passed to both.
     """
-    if not foreach:
-        single(params, *lists, **kwargs, **({} if steps is None else {'steps': steps}))
-        return
-    for key, idx in foreach_buckets(params, steps).items():
-        step = {} if steps is None else {'step': key[2]}
+    for key, idx in foreach_buckets(params, steps if foreach else None).items():
         if len(idx) == len(params):
-            multi(params, *lists, **kwargs, **step)
+            args: tuple = (params, *lists)
         else:
-            multi([params[i] for i in idx], *([lst[i] for i in idx] for lst in lists),
-                  **kwargs, **step)
+            args = ([params[i] for i in idx], *([lst[i] for i in idx] for lst in lists))
+        if steps is None:
+            (multi if foreach else single)(*args, **kwargs)
+        elif foreach:
+            multi(*args, step=key[2], **kwargs)
+        else:
+            single(*args, steps=[steps[i] for i in idx], **kwargs)
 
 
 class BOCBOptimizer(CheckedOptimizer):

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
 from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_positive, check_unit_interval
-from bocb_mm.optim.sgdp import decay_factor, project_radial
+from bocb_mm.optim.sgdp import decay_factor, project_and_decay_, project_radial
 from bocb_mm.registry import OPTIMIZERS
 
 
@@ -136,16 +136,6 @@ def _multi_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
     else:
         updates = list(torch._foreach_div(exp_avgs, denom))
 
-    nd = [i for i, p in enumerate(params) if p.dim() > 1]
-    flat = [i for i, p in enumerate(params) if p.dim() <= 1]
-    factors = []
-    for i in nd:
-        updates[i], projected = project_radial(params[i], grads[i], updates[i], delta, eps)
-        if weight_decay > 0:
-            factors.append(decay_factor(params[i], projected, plain, reduced))
-    if weight_decay > 0:
-        if nd:
-            torch._foreach_mul_([params[i] for i in nd], factors)
-        if flat:
-            torch._foreach_mul_([params[i] for i in flat], plain)
+    updates = project_and_decay_(params, grads, updates, delta=delta, eps=eps,
+                                 weight_decay=weight_decay, plain=plain, reduced=reduced)
     torch._foreach_add_(params, updates, alpha=-step_size)

@@ -110,19 +110,25 @@ def layer_trust_ratio(w_norm: Tensor, g_norm: Tensor, *, lr: float, weight_decay
     return ratio
 
 
+def _ratios(params: list[Tensor], grads: list[Tensor], **kwargs: Any) -> list[Tensor]:
+    """The trust ratio of each tensor (0-d tensors), from norms stacked per bucket."""
+    w_norms = torch.stack(torch._foreach_norm(params))
+    g_norms = torch.stack(torch._foreach_norm(grads))
+    return list(layer_trust_ratio(w_norms, g_norms, **kwargs).unbind())
+
+
 def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]],
                         *, lr: float, momentum: float, dampening: float, weight_decay: float,
                         nesterov: bool, trust_coeff: float, eps: float, trust_clip: bool,
                         always_adapt: bool, trust_ratio: bool = True) -> None:
-    for p, grad, state in zip(params, grads, states):
-        if not trust_ratio:
-            if weight_decay != 0:
-                grad = grad.add(p, alpha=weight_decay)
-        elif weight_decay != 0 or always_adapt:
-            w_norm, g_norm = torch._foreach_norm([p, grad])
-            ratio = layer_trust_ratio(w_norm, g_norm, lr=lr, weight_decay=weight_decay,
-                                      trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
-            grad = grad.add(p, alpha=weight_decay).mul_(ratio)  # p.grad stays untouched
+    adapt = trust_ratio and (weight_decay != 0 or always_adapt)
+    ratios = _ratios(params, grads, lr=lr, weight_decay=weight_decay, trust_coeff=trust_coeff,
+                     eps=eps, trust_clip=trust_clip) if adapt else []
+    for i, (p, grad, state) in enumerate(zip(params, grads, states)):
+        if adapt:
+            grad = grad.add(p, alpha=weight_decay).mul_(ratios[i])  # p.grad stays untouched
+        elif weight_decay != 0 and not trust_ratio:
+            grad = grad.add(p, alpha=weight_decay)
         if momentum != 0:
             buf = state.get('momentum_buffer')
             if buf is None:
@@ -141,12 +147,10 @@ def _multi_tensor_lars(params: list[Tensor], grads: list[Tensor], states: list[d
         if weight_decay != 0:
             grads = torch._foreach_add(grads, params, alpha=weight_decay)
     elif weight_decay != 0 or always_adapt:
-        w_norms = torch.stack(torch._foreach_norm(params))
-        g_norms = torch.stack(torch._foreach_norm(grads))
-        ratios = layer_trust_ratio(w_norms, g_norms, lr=lr, weight_decay=weight_decay,
-                                   trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
+        ratios = _ratios(params, grads, lr=lr, weight_decay=weight_decay,
+                         trust_coeff=trust_coeff, eps=eps, trust_clip=trust_clip)
         grads = torch._foreach_add(grads, params, alpha=weight_decay)  # p.grad stays untouched
-        torch._foreach_mul_(grads, list(ratios.unbind()))
+        torch._foreach_mul_(grads, ratios)
     if momentum != 0:
         old = [i for i, s in enumerate(states) if 'momentum_buffer' in s]
         if old:

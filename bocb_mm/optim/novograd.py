@@ -103,48 +103,46 @@ class NovoGrad(BOCBOptimizer):
                         grad_averaging=group['grad_averaging'], amsgrad=amsgrad)
 
 
+def _denominators(grads: list[Tensor], exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor],
+                  *, beta2: float, eps: float, amsgrad: bool) -> list[Tensor]:
+    """Update the per-tensor second moments; return ``sqrt(v) + eps`` per tensor (0-d, in the
+    gradients' dtype). One device and dtype (a foreach_or_loop bucket): the scalars are stacked,
+    so the EMA is a handful of kernels."""
+    dtype = exp_avg_sqs[0].dtype
+    sq_norm = torch.stack(torch._foreach_norm(grads, dtype=dtype))
+    sq_norm = sq_norm * sq_norm
+    v = torch.stack(exp_avg_sqs)
+    # v <- n on the first step (v == 0), else the EMA
+    v = torch.where(v == 0, sq_norm, v * beta2 + sq_norm * (1 - beta2))
+    torch._foreach_copy_(exp_avg_sqs, list(v.unbind()))
+    if amsgrad:
+        v = torch.maximum(torch.stack(max_exp_avg_sqs), v)
+        torch._foreach_copy_(max_exp_avg_sqs, list(v.unbind()))
+    return list((v.sqrt() + eps).to(grads[0].dtype).unbind())
+
+
 def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
                    exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor], *, beta1: float,
                    beta2: float, lr: float, eps: float, weight_decay: float, grad_averaging: bool,
                    amsgrad: bool) -> None:
-    for i, p in enumerate(params):
-        grad, exp_avg_sq = grads[i], exp_avg_sqs[i]
-        norm = torch.linalg.vector_norm(grad, dtype=exp_avg_sq.dtype)
-        sq_norm = norm * norm
-        # v <- n on the first step (v == 0), else the EMA; written with separately rounded
-        # mul/add so that the stacked multi-tensor version rounds identically
-        ema = exp_avg_sq * beta2 + sq_norm * (1 - beta2)
-        exp_avg_sq.copy_(torch.where(exp_avg_sq == 0, sq_norm, ema))
-        if amsgrad:
-            torch.maximum(max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])
-            denom = max_exp_avg_sqs[i].sqrt() + eps
-        else:
-            denom = exp_avg_sq.sqrt() + eps
-        update = grad / denom.to(grad.dtype)
+    denoms = _denominators(grads, exp_avg_sqs, max_exp_avg_sqs, beta2=beta2, eps=eps,
+                           amsgrad=amsgrad)
+    for p, grad, exp_avg, denom in zip(params, grads, exp_avgs, denoms):
+        update = grad / denom
         if weight_decay != 0:
             update.add_(p, alpha=weight_decay)
         if grad_averaging:
             update.mul_(1 - beta1)
-        exp_avgs[i].mul_(beta1).add_(update)
-        p.add_(exp_avgs[i], alpha=-lr)
+        exp_avg.mul_(beta1).add_(update)
+        p.add_(exp_avg, alpha=-lr)
 
 
 def _multi_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
                   exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor], *, beta1: float,
                   beta2: float, lr: float, eps: float, weight_decay: float, grad_averaging: bool,
                   amsgrad: bool) -> None:
-    # One device and dtype (foreach_or_loop's bucket): the per-tensor scalars are stacked, so
-    # the EMA is a handful of kernels.
-    dtype = exp_avg_sqs[0].dtype
-    sq_norm = torch.stack(torch._foreach_norm(grads, dtype=dtype))
-    sq_norm = sq_norm * sq_norm
-    v = torch.stack(exp_avg_sqs)
-    v = torch.where(v == 0, sq_norm, v * beta2 + sq_norm * (1 - beta2))
-    torch._foreach_copy_(exp_avg_sqs, list(v.unbind()))
-    if amsgrad:
-        v = torch.maximum(torch.stack(max_exp_avg_sqs), v)
-        torch._foreach_copy_(max_exp_avg_sqs, list(v.unbind()))
-    denoms = list((v.sqrt() + eps).to(grads[0].dtype).unbind())
+    denoms = _denominators(grads, exp_avg_sqs, max_exp_avg_sqs, beta2=beta2, eps=eps,
+                           amsgrad=amsgrad)
     updates = torch._foreach_div(grads, denoms)
     if weight_decay != 0:
         torch._foreach_add_(updates, params, alpha=weight_decay)

@@ -55,25 +55,68 @@ def project_radial(param: Tensor, grad: Tensor, update: Tensor, delta: float,
         The (possibly projected) update as a new tensor, and a 0-d bool tensor that is true
         where a projection happened (the caller then scales weight decay by ``wd_ratio``).
     """
-    # Everything the test and the projection need reduces to four per-row dot products of the
-    # channel view; the layer view's are their sums. The projection itself is one pass:
-    # update - param * (param . update) / (|param| + eps)^2, with the coefficient chosen per row.
     rows = param.size(0)
-    p2, g2, u2 = param.reshape(rows, -1), grad.reshape(rows, -1), update.reshape(rows, -1)
-    dots = torch.stack([torch.linalg.vecdot(g2, p2), torch.linalg.vecdot(g2, g2),
-                        torch.linalg.vecdot(p2, p2), torch.linalg.vecdot(u2, p2)])
+    out, hit = _project_rows(param.reshape(1, rows, -1), grad.reshape(1, rows, -1),
+                             update.reshape(1, rows, -1), delta, eps)
+    return out.reshape(update.shape), hit[0]
+
+
+def _project_rows(p3: Tensor, g3: Tensor, u3: Tensor, delta: float,
+                  eps: float) -> tuple[Tensor, Tensor]:
+    """:func:`project_radial` of ``k`` weights of one 2-D view shape, stacked as ``(k, rows, L)``.
+
+    Everything the test and the projection need reduces to four per-row dot products of the
+    channel view; the layer view's are their sums. The projection itself is one pass:
+    ``update - param * (param . update) / (|param| + eps)^2``, the coefficient chosen per row.
+    Returns the projected updates ``(k, rows, L)`` and the ``(k,)`` projection mask.
+    """
+    _, rows, length = p3.shape
+    dots = torch.stack([torch.linalg.vecdot(g3, p3), torch.linalg.vecdot(g3, g3),
+                        torch.linalg.vecdot(p3, p3), torch.linalg.vecdot(u3, p3)])  # (4, k, rows)
     coefs, hits = [], []
-    for gp, gg, pp, up in (dots, dots.sum(dim=1, keepdim=True)):
+    for (gp, gg, pp, up), n in ((dots, length), (dots.sum(dim=2, keepdim=True), rows * length)):
         p_norm = pp.sqrt()
         cos = gp.abs() / (gg.sqrt().clamp_min(eps) * p_norm.clamp_min(eps))
-        length = p2.size(1) if gp.numel() == rows else p2.numel()
-        hits.append(cos.max() < delta / math.sqrt(length))
+        hits.append(cos.amax(dim=1) < delta / math.sqrt(n))
         coefs.append(up / (p_norm + eps).square())
     (hit_channel, hit_layer), (coef_channel, coef_layer) = hits, coefs
     zero = coef_channel.new_zeros(())
-    coef = torch.where(hit_channel, coef_channel, torch.where(hit_layer, coef_layer, zero))
-    out = torch.addcmul(update, param, coef.view((-1,) + (1,) * (param.dim() - 1)), value=-1)
-    return out, hit_channel | hit_layer
+    coef = torch.where(hit_channel[:, None], coef_channel,
+                       torch.where(hit_layer[:, None], coef_layer, zero))
+    return torch.addcmul(u3, p3, coef.unsqueeze(-1), value=-1), hit_channel | hit_layer
+
+
+def project_and_decay_(params: list[Tensor], grads: list[Tensor], updates: list[Tensor], *,
+                       delta: float, eps: float, weight_decay: float, plain: float,
+                       reduced: float) -> list[Tensor]:
+    """The multi-tensor projection: :func:`project_radial` on every weight with more than one
+    dimension, the weights of one 2-D view shape stacked (one batch of kernels per shape, no
+    host sync), then the decoupled decay ``p *= reduced`` where projected, ``plain`` elsewhere.
+
+    Returns:
+        The updates, projected where the test hit (new tensors for the weights with more than
+        one dimension, the given ones for the others).
+    """
+    updates = list(updates)
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for i, p in enumerate(params):
+        if p.dim() > 1:
+            shapes.setdefault((p.size(0), p[0].numel()), []).append(i)
+    nd, factors = [], []
+    for view, idx in shapes.items():
+        out, hits = _project_rows(*(torch.stack([t[i].reshape(view) for i in idx])
+                                    for t in (params, grads, updates)), delta, eps)
+        for j, i in enumerate(idx):
+            updates[i] = out[j].view(params[i].shape)
+        nd += idx
+        factors += list(torch.where(hits, out.new_full((), reduced), plain).unbind())
+    if weight_decay > 0:
+        if nd:
+            torch._foreach_mul_([params[i] for i in nd], factors)
+        flat = [p for p in params if p.dim() <= 1]
+        if flat:
+            torch._foreach_mul_(flat, plain)
+    return updates
 
 
 def decay_factor(param: Tensor, projected: Tensor, plain: float, reduced: float) -> Tensor:
@@ -177,18 +220,10 @@ def _multi_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
     else:
         updates = list(bufs)
 
-    nd = [i for i, p in enumerate(params) if p.dim() > 1]
-    flat = [i for i, p in enumerate(params) if p.dim() <= 1]
-    factors = []
-    for i in nd:
-        updates[i], projected = project_radial(params[i], grads[i], updates[i], delta, eps)
-        if not nesterov:  # the official release projects the buffer itself (in place)
-            updates[i] = bufs[i].copy_(updates[i])
-        if weight_decay > 0:
-            factors.append(decay_factor(params[i], projected, plain, reduced))
-    if weight_decay > 0:
-        if nd:
-            torch._foreach_mul_([params[i] for i in nd], factors)
-        if flat:
-            torch._foreach_mul_([params[i] for i in flat], plain)
+    updates = project_and_decay_(params, grads, updates, delta=delta, eps=eps,
+                                 weight_decay=weight_decay, plain=plain, reduced=reduced)
+    if not nesterov:  # the official release projects the buffer itself (in place)
+        projected = [i for i, (u, b) in enumerate(zip(updates, bufs)) if u is not b]
+        torch._foreach_copy_([bufs[i] for i in projected], [updates[i] for i in projected])
+        updates = bufs
     torch._foreach_add_(params, updates, alpha=-lr)

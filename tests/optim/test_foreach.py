@@ -1,9 +1,14 @@
 """The multi-tensor (``foreach=True``) path of every bocb_mm optimizer equals its per-tensor loop
-bit for bit: parameters and optimizer state after 20 float64 steps with two param groups."""
+bit for bit: parameters and optimizer state after 20 float64 steps with two param groups, and
+SGDP / AdamP's stacked projection on weights that share a shape."""
 from __future__ import annotations
 
 import pytest
+import torch
 from optim_helpers import STEP_CASES, assert_same, assert_same_state, make_model, run, two_groups
+from torch import Tensor
+
+from bocb_mm.optim.sgdp import project_and_decay_, project_radial
 
 CASE_IDS = [f'{c[0].__name__}-{i}' for i, c in enumerate(STEP_CASES)]
 
@@ -18,3 +23,38 @@ def test_foreach_equals_single_tensor(case: tuple) -> None:
     run(multi, opt_m, 20, **run_kwargs)
     assert_same(single, multi)
     assert_same_state(opt_s, opt_m, single, multi)  # the optimizer state agrees too
+
+
+def _orthogonal(grad: Tensor, param: Tensor, rows: int) -> Tensor:
+    """``grad`` without its component along ``param``, per row of the ``(rows, -1)`` view."""
+    g, p = grad.reshape(rows, -1), param.reshape(rows, -1)
+    coef = (g * p).sum(1, keepdim=True) / (p * p).sum(1, keepdim=True)
+    return (g - coef * p).reshape(grad.shape)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_batched_projection_equals_per_tensor(dtype: torch.dtype) -> None:
+    """SGDP / AdamP's multi-tensor projection stacks the weights of one 2-D view shape: it gives
+    the per-tensor projection's numbers bit for bit, weights that hit the channel view, the
+    layer view or neither mixed in one stack."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(8, 4, 3, 3)] * 3 + [(16, 8)] * 3 + [(16, 8, 1, 1), (5,), (8, 36)]
+    params = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    grads = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    grads[0] = _orthogonal(grads[0], params[0], 8)  # channel view
+    grads[3] = _orthogonal(grads[3], params[3], 1)  # layer view
+    grads[6] = _orthogonal(grads[6], params[6], 16)
+    grads[1] = params[1] + 0.1 * grads[1]  # aligned with the weight: no projection
+    updates = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    expected, hits = [], []
+    for p, g, u in zip(params, grads, updates):
+        out, hit = project_radial(p, g, u, 0.1, 1e-8) if p.dim() > 1 else (u, torch.tensor(False))
+        expected.append(out)
+        hits.append(bool(hit))
+    assert hits[0] and hits[3] and hits[6] and not hits[1]
+    decayed = [p.clone() for p in params]
+    outs = project_and_decay_(decayed, grads, updates, delta=0.1, eps=1e-8, weight_decay=0.1,
+                              plain=0.9, reduced=0.99)
+    for out, exp, p, q, hit in zip(outs, expected, params, decayed, hits):
+        assert torch.equal(out, exp)
+        assert torch.equal(q, p * (0.99 if hit else 0.9))

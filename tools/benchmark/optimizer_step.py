@@ -22,6 +22,10 @@ Example::
     python tools/benchmark/optimizer_step.py --optimizers AdamW Adan LAMB --threads 8
     python tools/benchmark/optimizer_step.py --device cuda --repeats 30   # on a GPU
     python tools/benchmark/optimizer_step.py --optimizers LAMB --interleave  # a loaded machine
+
+After each table, a summary gives each bocb_mm optimizer's default, loop and foreach step time
+as a ratio to its fastest installed peer (the comparison of issue 14; on a loaded machine use
+``--interleave`` and many ``--repeats``).
 """
 from __future__ import annotations
 
@@ -333,6 +337,24 @@ def print_table(model: str, rows: list[Row], bandwidth: float, ref_bw: float) ->
               f'{row.ms / floor_ms:8.1f} {row.state_per_param:9.1f} {eff_bw / ref_bw:9.2f}')
 
 
+def print_summary(rows: list[Row]) -> None:
+    """Per bocb_mm optimizer: its default path and its two explicit paths against the fastest
+    installed peer, as ratios (< 1: faster than the peer)."""
+    print(f'\n{"optimizer":<10} {"fastest peer":<20} {"default":>8} {"loop":>8} {"foreach":>8}'
+          '   (step time / fastest peer)')
+    for name in dict.fromkeys(r.optimizer for r in rows):
+        ours = {r.impl: r.ms for r in rows if r.optimizer == name and r.error is None
+                and r.impl.startswith('bocb_mm')}
+        peers = [r for r in rows if r.optimizer == name and r.error is None
+                 and not r.impl.startswith(('bocb_mm', 'torch'))]
+        if not ours or not peers:
+            continue
+        best = min(peers, key=lambda r: r.ms)
+        cells = [f'{ours[k] / best.ms:8.2f}' if k in ours else f'{"-":>8}'
+                 for k in ('bocb_mm default', 'bocb_mm', 'bocb_mm foreach')]
+        print(f'{name:<10} {best.impl:<20} ' + ' '.join(cells))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS,
@@ -362,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         rows, bandwidth, ref_bw = bench_model(model, names, args.repeats, log, args.device,
                                               args.interleave)
         print_table(model, rows, bandwidth, ref_bw)
+        print_summary(rows)
         sys.stdout.flush()
 
 
