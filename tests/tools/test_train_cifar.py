@@ -25,10 +25,8 @@ import torch
 from bocb_mm.cli import prepare_cifar
 from bocb_mm.datasets import random_cifar
 from bocb_mm.optim import zoo as optim_zoo
-# the helpers (tests/helpers.py) under the names tests/engine/test_throughput.py reads here
-from helpers import REPO, SMALL, assert_trained, data_options, scalars, train  # noqa: F401
-from helpers import cifar100_config as _config
-from helpers import deterministic_config as _deterministic_config
+from helpers import (REPO, SMALL, assert_trained, cifar100_config, data_options,
+                     deterministic_config, train)
 
 PYTHON = sys.executable
 
@@ -40,8 +38,7 @@ OPTIMIZER_BACKBONE = 'R-50'
 @pytest.fixture(autouse=True)
 def cpu_friendly(single_thread: None, cached_config_text: None) -> None:
     """One intra-op thread (a tiny model gains nothing from more and loses much on a busy
-    machine) and ``Config.pretty_text`` computed once per distinct config (tests/conftest.py);
-    tests/engine/test_throughput.py uses it too."""
+    machine) and ``Config.pretty_text`` computed once per distinct config (tests/conftest.py)."""
 
 
 @pytest.fixture(scope='module')
@@ -54,7 +51,7 @@ def tiny_cifar(tmp_path_factory) -> str:
 @pytest.mark.parametrize('recipe', list(RECIPE_BACKBONE))
 def test_recipe_family_trains(recipe, tiny_cifar, tmp_path):
     backbone = RECIPE_BACKBONE[recipe]
-    config = _config(backbone, 'AdamW')
+    config = cifar100_config(backbone, 'AdamW')
     work_dir = str(tmp_path / f'recipe_{recipe.replace(" ", "_")}')
     train(config, work_dir, data_options(tiny_cifar, n_train=16) + SMALL[backbone])
     assert_trained(work_dir, iters=2)
@@ -62,7 +59,7 @@ def test_recipe_family_trains(recipe, tiny_cifar, tmp_path):
 
 @pytest.mark.parametrize('optimizer', optim_zoo.list_optimizers())
 def test_optimizer_trains(optimizer, tiny_cifar, tmp_path):
-    config = _config(OPTIMIZER_BACKBONE, optimizer)
+    config = cifar100_config(OPTIMIZER_BACKBONE, optimizer)
     work_dir = str(tmp_path / f'opt_{optim_zoo.get_info(optimizer).class_name}')
     train(config, work_dir, data_options(tiny_cifar, n_train=16) + SMALL[OPTIMIZER_BACKBONE])
     ckpt = assert_trained(work_dir, iters=2)
@@ -75,7 +72,7 @@ def test_optimizer_trains(optimizer, tiny_cifar, tmp_path):
 
 
 def test_resume_matches_uninterrupted_run(tiny_cifar, tmp_path):
-    config = _deterministic_config('R-50', 'Adan', tmp_path)  # 4 state tensors per parameter
+    config = deterministic_config('R-50', 'Adan', tmp_path)  # 4 state tensors per parameter
     full, cut = str(tmp_path / 'full'), str(tmp_path / 'cut')
     opts = SMALL['R-50']
     train(config, full, data_options(tiny_cifar, epochs=2) + opts)
@@ -107,7 +104,7 @@ def _free_port() -> int:
 
 
 def test_dist_train_two_cpu_processes(tiny_cifar, tmp_path):
-    config = _config('R-50', 'SGD-M')
+    config = cifar100_config('R-50', 'SGD-M')
     work_dir = str(tmp_path / 'dist')
     env = dict(os.environ, PYTHON=PYTHON, PORT=str(_free_port()), OMP_NUM_THREADS='1',
                PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
