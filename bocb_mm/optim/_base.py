@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ._utils import CheckedOptimizer
 
-__all__ = ['Params', 'BOCBOptimizer', 'evaluate_closure', 'zeros_like', 'lazy_state',
+__all__ = ['Params', 'BOCBOptimizer', 'evaluate_closure', 'zeros_like', 'scratch', 'lazy_state',
            'params_with_grad',
            'global_grad_norm', 'use_foreach', 'foreach_buckets', 'foreach_or_loop']
 
@@ -37,6 +37,22 @@ def evaluate_closure(closure: Callable[[], Any] | None) -> Any:
 def zeros_like(p: Tensor) -> Tensor:
     """A zero state tensor shaped, typed and laid out like ``p``."""
     return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def scratch(tensors: Sequence[Tensor]) -> Callable[[Tensor], Tensor]:
+    """``like(t)``: a view shaped like ``t`` of one flat buffer as large as the largest of
+    ``tensors`` (one device and dtype), reused by every tensor of a per-tensor loop.
+
+    On CPU a fresh temporary per tensor costs page faults that can exceed the arithmetic; the
+    result written with ``out=`` is the same number (a contiguous layout, the same values).
+    """
+    flat = torch.empty(max(t.numel() for t in tensors), dtype=tensors[0].dtype,
+                       device=tensors[0].device)
+
+    def like(t: Tensor) -> Tensor:
+        return flat[:t.numel()].view(t.shape)
+
+    return like
 
 
 def lazy_state(params: list[Tensor], states: list[dict[str, Any]], key: str,
@@ -71,18 +87,16 @@ def global_grad_norm(grads: list[Tensor]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
-def use_foreach(foreach: bool | None, params: Iterable[Tensor], on_cpu: bool = False) -> bool:
-    """Resolve ``foreach=None``: the multi-tensor path on accelerators, ``on_cpu`` on CPU.
+def use_foreach(foreach: bool | None, params: Iterable[Tensor]) -> bool:
+    """Resolve ``foreach=None``: the multi-tensor path on accelerators, the per-tensor loop on CPU.
 
-    On CPU the per-tensor loop is usually faster (torch's AdamW steps ResNet-50 in 63 ms
-    per-tensor vs 84 ms foreach on 2 cores); an optimizer whose multi-tensor path measures
-    faster there says so with :attr:`BOCBOptimizer.foreach_on_cpu`.
+    On CPU the loop measures faster for every bocb_mm optimizer (ResNet-50 shapes, 2 threads:
+    ``tools/benchmark/optimizer_step.py --interleave``, docs/optimizers.md); on CUDA the
+    multi-tensor kernels win.
     """
     if foreach is not None:
         return foreach
-    if torch.jit.is_scripting():
-        return False
-    return on_cpu or all(p.device.type != 'cpu' for p in params)
+    return all(p.device.type != 'cpu' for p in params) and not torch.jit.is_scripting()
 
 
 def foreach_buckets(tensors: Sequence[Tensor],
@@ -145,8 +159,6 @@ class BOCBOptimizer(CheckedOptimizer):
     #: Keep ``state['step']``, an int counted by :meth:`step` (a tensor step of another
     #: implementation's state_dict becomes an int once, at load time).
     counts_steps: ClassVar[bool] = True
-    #: ``foreach=None`` takes the multi-tensor path on CPU too (where it measures faster).
-    foreach_on_cpu: ClassVar[bool] = False
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -184,7 +196,7 @@ class BOCBOptimizer(CheckedOptimizer):
 
     def foreach(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         """Whether ``group`` takes the multi-tensor path (its ``foreach`` option resolved)."""
-        return use_foreach(group['foreach'], params, self.foreach_on_cpu)
+        return use_foreach(group['foreach'], params)
 
     def prepare_step(self, params: list[Tensor]) -> dict[str, Any]:
         """Keyword arguments for every :meth:`update_group` of a step, from the parameters of

@@ -45,7 +45,7 @@ from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, scratch, zeros_like
 from ._utils import as_tuple, check_adam_hparams
 
 __all__ = ['AdaBelief']
@@ -156,6 +156,7 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
                    plan: list[tuple[str, float, float]], *, group: dict[str, Any]) -> None:
     beta1, beta2 = group['betas']
     eps, weight_decay = group['eps'], group['weight_decay']
+    like = scratch(params)  # holds the residual, then the denominator
     for i, p in enumerate(params):
         grad = grads[i]
         if weight_decay != 0:
@@ -165,7 +166,7 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
                 grad = grad.add(p, alpha=weight_decay)
         exp_avg, exp_avg_var = exp_avgs[i], exp_avg_vars[i]
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-        residual = grad - exp_avg
+        residual = torch.sub(grad, exp_avg, out=like(p))
         exp_avg_var.mul_(beta2).addcmul_(residual, residual, value=1 - beta2)
         exp_avg_var.add_(eps)
         if group['amsgrad']:
@@ -173,10 +174,10 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
         kind, coef, sqrt_bc2 = plan[i]
         if kind == 'adam':
             second = max_exp_avg_vars[i] if group['amsgrad'] else exp_avg_var
-            denom = second.sqrt().div_(sqrt_bc2).add_(eps)
+            denom = torch.sqrt(second, out=like(p)).div_(sqrt_bc2).add_(eps)
             p.addcdiv_(exp_avg, denom, value=coef)
         elif kind == 'rect':
-            denom = exp_avg_var.sqrt().add_(eps)
+            denom = torch.sqrt(exp_avg_var, out=like(p)).add_(eps)
             p.addcdiv_(exp_avg, denom, value=coef)
         elif kind == 'sgd':
             p.add_(exp_avg * coef)

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, scratch, zeros_like
 from ._utils import as_tuple, check_betas, check_nonneg, check_unit_interval
 
 __all__ = ['AdaBound']
@@ -130,10 +130,11 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
                    step_sizes: list[float], lowers: list[float], uppers: list[float], *,
                    beta1: float, beta2: float, eps: float, weight_decay: float,
                    amsbound: bool) -> None:
+    like = scratch(params)  # holds the decayed gradient, then the step sizes
     for i, p in enumerate(params):
         grad = grads[i]
         if weight_decay != 0:
-            grad = grad.add(p, alpha=weight_decay)
+            grad = torch.add(grad, p, alpha=weight_decay, out=like(p))
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -143,7 +144,7 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
         else:
             second = exp_avg_sq
         # per-element step size, clipped into [lower, upper], times the momentum
-        alpha = second.sqrt().add_(eps).reciprocal_().mul_(step_sizes[i])
+        alpha = torch.sqrt(second, out=like(p)).add_(eps).reciprocal_().mul_(step_sizes[i])
         alpha.clamp_min_(lowers[i]).clamp_max_(uppers[i]).mul_(exp_avg)
         p.sub_(alpha)
 

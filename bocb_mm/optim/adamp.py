@@ -23,9 +23,10 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
-from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_positive, check_unit_interval
-from bocb_mm.optim.sgdp import decay_factor, project_and_decay_, project_radial
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, scratch, zeros_like
+from bocb_mm.optim._utils import as_tuple, check_adam_hparams
+from bocb_mm.optim.sgdp import (check_projection_hparams, decay_factor, project_and_decay_,
+                               project_radial)
 from bocb_mm.registry import OPTIMIZERS
 
 
@@ -67,8 +68,7 @@ class AdamP(BOCBOptimizer):
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
         check_adam_hparams(group)
-        check_positive('delta', group['delta'])
-        check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
+        check_projection_hparams(group)
 
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         state['exp_avg'] = zeros_like(p)
@@ -91,17 +91,18 @@ def _single_tensor_adamp(params: list[Tensor], grads: list[Tensor], exp_avgs: li
     beta1, beta2 = betas
     plain = 1 - lr * weight_decay * 1
     reduced = 1 - lr * weight_decay * wd_ratio
+    like = scratch(params)  # the denominator, then (in place) the update
     for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(eps)
+        denom = torch.sqrt(exp_avg_sq, out=like(p)).div_(math.sqrt(bias_correction2)).add_(eps)
         step_size = lr / bias_correction1
         if nesterov:
-            update = (beta1 * exp_avg + (1 - beta1) * grad) / denom
+            update = (beta1 * exp_avg + (1 - beta1) * grad).div_(denom)
         else:
-            update = exp_avg / denom
+            update = torch.div(exp_avg, denom, out=denom)
         if p.dim() > 1:
             update, projected = project_radial(p, grad, update, delta, eps)
             if weight_decay > 0:

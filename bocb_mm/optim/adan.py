@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from bocb_mm.optim._base import (BOCBOptimizer, Params, foreach_or_loop, global_grad_norm,
-                                 zeros_like)
+                                 scratch, zeros_like)
 from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
 
@@ -125,6 +125,7 @@ def _single_tensor_adan(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
                         betas: tuple[float, float, float], eps: float, weight_decay: float,
                         no_prox: bool) -> None:
     beta1, beta2, beta3 = betas
+    like = scratch(params)
     for i, p in enumerate(params):
         grad, exp_avg, exp_avg_sq = grads[i], exp_avgs[i], exp_avg_sqs[i]
         exp_avg_diff, buf = exp_avg_diffs[i], pre_grads[i]
@@ -135,7 +136,7 @@ def _single_tensor_adan(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
         exp_avg_diff.mul_(beta2).add_(buf, alpha=1 - beta2)
         buf.mul_(beta2).add_(grad)  # buf := g + beta2 * (g - g_prev)
         exp_avg_sq.mul_(beta3).addcmul_(buf, buf, value=1 - beta3)
-        denom = exp_avg_sq.sqrt().div_(bias_correction3_sqrt).add_(eps)
+        denom = torch.sqrt(exp_avg_sq, out=like(p)).div_(bias_correction3_sqrt).add_(eps)
 
         if no_prox and weight_decay != 0:
             p.mul_(1 - lr * weight_decay)

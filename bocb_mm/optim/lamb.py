@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from bocb_mm.optim._base import (BOCBOptimizer, Params, foreach_or_loop, global_grad_norm,
-                                 zeros_like)
+                                 scratch, zeros_like)
 from bocb_mm.optim._utils import as_tuple, check_adam_hparams, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
 
@@ -171,14 +171,14 @@ def _single_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: lis
                         eps: float, weight_decay: float, beta3: float, trust_clip: bool,
                         always_adapt: bool) -> None:
     beta1, beta2 = betas
+    like = scratch(params)
     for p, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
         scale, eps_scaled = update_scale(bias_correction, betas, step, eps)
-        scratch = None
         if clip is not None:
-            grad = scratch = torch.div(grad, clip)  # p.grad stays untouched
+            grad = torch.div(grad, clip, out=like(grad))  # p.grad stays untouched
         _first_moment_(exp_avg, grad, beta1, beta3)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        update = torch.sqrt(exp_avg_sq, out=scratch).add_(eps_scaled)  # the denominator ...
+        update = torch.sqrt(exp_avg_sq, out=like(p)).add_(eps_scaled)  # the denominator ...
         torch.div(exp_avg, update, out=update)  # ... then, in place, the update / scale
         if weight_decay != 0:
             update.add_(p, alpha=weight_decay / scale)

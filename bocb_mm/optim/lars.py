@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, scratch
 from bocb_mm.optim._utils import check_positive, check_sgd_hparams
 from bocb_mm.registry import OPTIMIZERS
 
@@ -124,18 +124,19 @@ def _single_tensor_lars(params: list[Tensor], grads: list[Tensor], states: list[
     adapt = trust_ratio and (weight_decay != 0 or always_adapt)
     ratios = _ratios(params, grads, lr=lr, weight_decay=weight_decay, trust_coeff=trust_coeff,
                      eps=eps, trust_clip=trust_clip) if adapt else []
+    like = scratch(params)  # the adapted gradient (p.grad stays untouched), the Nesterov step
     for i, (p, grad, state) in enumerate(zip(params, grads, states)):
         if adapt:
-            grad = grad.add(p, alpha=weight_decay).mul_(ratios[i])  # p.grad stays untouched
+            grad = torch.add(grad, p, alpha=weight_decay, out=like(p)).mul_(ratios[i])
         elif weight_decay != 0 and not trust_ratio:
-            grad = grad.add(p, alpha=weight_decay)
+            grad = torch.add(grad, p, alpha=weight_decay, out=like(p))
         if momentum != 0:
             buf = state.get('momentum_buffer')
             if buf is None:
                 buf = state['momentum_buffer'] = torch.clone(grad).detach()
             else:
                 buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-            grad = grad.add(buf, alpha=momentum) if nesterov else buf
+            grad = torch.add(grad, buf, alpha=momentum, out=like(p)) if nesterov else buf
         p.add_(grad, alpha=-lr)
 
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
+from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, scratch, zeros_like
 from bocb_mm.optim._utils import as_tuple, check_betas, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
 
@@ -75,11 +75,12 @@ class Lion(BOCBOptimizer):
 def _single_tensor_lion(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], *,
                         lr: float, betas: tuple[float, float], weight_decay: float) -> None:
     beta1, beta2 = betas
+    like = scratch(params)
     for p, grad, exp_avg in zip(params, grads, exp_avgs):
         if weight_decay != 0:
             p.mul_(1 - lr * weight_decay)
         # c = beta1 m + (1 - beta1) g as one lerp pass; m likewise
-        update = torch.lerp(exp_avg, grad, 1 - beta1).sign_()
+        update = torch.lerp(exp_avg, grad, 1 - beta1, out=like(p)).sign_()
         p.add_(update, alpha=-lr)
         exp_avg.lerp_(grad, 1 - beta2)
 

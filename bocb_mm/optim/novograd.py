@@ -33,7 +33,7 @@ from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, zeros_like
+from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, scratch, zeros_like
 from ._utils import as_tuple, check_adam_hparams
 
 __all__ = ['NovoGrad']
@@ -127,8 +127,9 @@ def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Ten
                    amsgrad: bool) -> None:
     denoms = _denominators(grads, exp_avg_sqs, max_exp_avg_sqs, beta2=beta2, eps=eps,
                            amsgrad=amsgrad)
+    like = scratch(params)
     for p, grad, exp_avg, denom in zip(params, grads, exp_avgs, denoms):
-        update = grad / denom
+        update = torch.div(grad, denom, out=like(p))
         if weight_decay != 0:
             update.add_(p, alpha=weight_decay)
         if grad_averaging:

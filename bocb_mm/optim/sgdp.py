@@ -119,6 +119,12 @@ def project_and_decay_(params: list[Tensor], grads: list[Tensor], updates: list[
     return updates
 
 
+def check_projection_hparams(group: Mapping[str, Any]) -> None:
+    """The projection's arguments (SGDP and AdamP): delta > 0, wd_ratio in [0, 1]."""
+    check_positive('delta', group['delta'])
+    check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
+
+
 def decay_factor(param: Tensor, projected: Tensor, plain: float, reduced: float) -> Tensor:
     """0-d tensor: ``reduced`` where ``projected`` else ``plain``, in the dtype of ``param``."""
     return torch.where(projected, param.new_full((), reduced), plain)
@@ -167,8 +173,7 @@ class SGDP(BOCBOptimizer):
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
         check_sgd_hparams(group)
-        check_positive('delta', group['delta'])
-        check_unit_interval('wd_ratio', group['wd_ratio'], closed_right=True)
+        check_projection_hparams(group)
 
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         state['momentum'] = zeros_like(p)

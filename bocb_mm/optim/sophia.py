@@ -34,7 +34,8 @@ from torch import Tensor
 
 from bocb_mm.registry import OPTIMIZERS
 
-from ._base import BOCBOptimizer, Params, foreach_or_loop, params_with_grad, zeros_like
+from ._base import (BOCBOptimizer, Params, foreach_or_loop, params_with_grad, scratch,
+                    zeros_like)
 from ._utils import as_tuple, check_betas, check_nonneg, check_positive
 
 __all__ = ['SophiaG']
@@ -152,12 +153,13 @@ def _multi_tensor_hessian(hessians: list[Tensor], grads: list[Tensor], *, beta2:
 def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
                    hessians: list[Tensor], *, beta1: float, lr: float, rho: float, bs: float,
                    eps: float, weight_decay: float, maximize: bool) -> None:
+    like = scratch(params)
     for p, grad, exp_avg, hess in zip(params, grads, exp_avgs, hessians):
         if maximize:
-            grad = -grad
+            grad = torch.neg(grad, out=like(p))
         p.mul_(1 - lr * weight_decay)
         exp_avg.lerp_(grad, 1 - beta1)
-        ratio = torch.mul(hess, rho * bs).add_(eps)
+        ratio = torch.mul(hess, rho * bs, out=like(p)).add_(eps)
         torch.div(exp_avg, ratio, out=ratio).clamp_(-1, 1)
         p.add_(ratio, alpha=-lr)
 
