@@ -7,8 +7,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
-from bocb_mm.cli.train import main, merge_args, parse_args  # noqa: E402,F401
-# (parse_args / merge_args: bocb_mm/sweep/inprocess.py loads this file for them)
+from bocb_mm.cli.train import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -4,7 +4,7 @@ A new ``tools/train.py`` process spends seconds importing torch, mmengine and mm
 its first iteration; on a grid of small runs that start-up is most of the time. The workers of
 :class:`InProcessExecutor` import the stack once and then, for every run, parse the same
 ``tools/train.py`` command line (:func:`~bocb_mm.sweep.local.train_command`), apply it to the
-config with that tool's own ``merge_args``, build a :class:`mmengine.runner.Runner` and train.
+config with that tool's own ``merge_args`` (:mod:`bocb_mm.cli.train`), build a :class:`mmengine.runner.Runner` and train.
 What a run leaves behind is what the subprocess mode leaves: its work_dir, scalars, checkpoints,
 ``bocb_run.json`` and ``sweep_train.log``, so collection, resuming and the report do not care which
 mode ran it. Subprocess mode (:func:`~bocb_mm.sweep.local.run_local`, Slurm arrays) stays for GPU
@@ -17,7 +17,6 @@ from the iteration times mmengine's ``IterTimerHook`` leaves in the message hub.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import os.path as osp
@@ -25,25 +24,10 @@ import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
-from types import ModuleType
 
 from .collect import classify_failure, write_record
-from .local import LOG_NAME, TRAIN_PY, log_tail, train_command
+from .local import LOG_NAME, log_tail, train_command
 from .plan import Run
-
-_TRAIN_TOOL: ModuleType | None = None
-
-
-def _train_tool() -> ModuleType:
-    """``tools/train.py`` as a module (loaded once per worker), for its argument handling."""
-    global _TRAIN_TOOL
-    if _TRAIN_TOOL is None:
-        spec = importlib.util.spec_from_file_location('bocb_mm_train_tool', TRAIN_PY)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TRAIN_TOOL = module
-    return _TRAIN_TOOL
-
 
 def init_worker(threads: int) -> None:
     """Set a worker's thread count and import the stack before its first run.
@@ -59,7 +43,7 @@ def init_worker(threads: int) -> None:
     import mmpretrain.models  # noqa: F401
 
     import bocb_mm  # noqa: F401
-    _train_tool()
+    import bocb_mm.cli.train  # noqa: F401
 
 
 def _manager_classes() -> list[type]:
@@ -138,10 +122,10 @@ def _train(run: Run, log) -> float:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from bocb_mm.cli.train import merge_args, parse_args
     from bocb_mm.utils import check_data_roots
-    tool = _train_tool()
-    args = tool.parse_args(train_command(run)[2:])
-    cfg = tool.merge_args(_unformatted(Config.fromfile(args.config)), args)
+    args = parse_args(train_command(run)[2:])
+    cfg = merge_args(_unformatted(Config.fromfile(args.config)), args)
     check_data_roots(cfg)
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -14,6 +14,10 @@ For every backbone x optimizer pair:
    selection_stage`) wins; ties go to the lr closest (in log scale) to the typical one, then the
    smaller. Runs with a non-finite loss are recorded as ``diverged`` with their lr and rank last.
    The test split is never read.
+   **Edges.** When the first rung's best sits at an edge of the grid (or every point diverged),
+   a grid of 3 or more points grows by one point beyond that edge (the edge's spacing), up to
+   ``extend_edges`` times per pair: a grid centred on a big backbone's lr must not decide for a
+   small one by hitting its wall (LARS's typical lr diverged at every point on the mini ViT).
 4. **Finals.** The chosen setting trains again with each of ``final_seeds`` (fresh seeds, same
    training images and budget as the tuning runs); its test top-1 is evaluated once, at the end.
    The table reports their mean with a bootstrap CI.
@@ -59,6 +63,8 @@ class TuningProtocol:
             rung chooses).
         tune_seed: Seed of the tuning runs.
         final_seeds: Seeds of the final runs of the chosen setting.
+        extend_edges: Grid points a pair may add beyond an edge of its grid when the first
+            rung's best (or, when every point diverged, the lowest lr) sits on that edge.
     """
 
     lr_factors: tuple[float, ...]
@@ -67,6 +73,7 @@ class TuningProtocol:
     keep: int = 2
     tune_seed: int = 0
     final_seeds: tuple[int, ...] = (1, 2, 3)
+    extend_edges: int = 0
 
     def __post_init__(self) -> None:
         if not self.lr_factors or any(f <= 0 for f in self.lr_factors):
@@ -78,6 +85,8 @@ class TuningProtocol:
             raise ValueError(f'keep must be in (0, {len(self.lr_factors)}), got {self.keep}')
         if not self.final_seeds:
             raise ValueError('final_seeds is empty')
+        if self.extend_edges < 0:
+            raise ValueError(f'extend_edges must be >= 0, got {self.extend_edges}')
 
     @property
     def halving(self) -> bool:
@@ -97,6 +106,20 @@ class TuningProtocol:
     def grid(self, typical_lr: float) -> list[float]:
         """The lr grid of a pair: ``typical_lr x lr_factors`` to three significant digits."""
         return [float(f'{typical_lr * f:.3g}') for f in self.lr_factors]
+
+    def beyond_edge(self, lrs: Sequence[float], best: float | None) -> float | None:
+        """The grid point to add when ``best`` sits on an edge of ``lrs`` (None: none to add).
+
+        ``best`` None (every point diverged) counts as the lower edge. The step is the spacing
+        of the two points at that edge. A grid of fewer than 3 points has no interior (its best
+        is always on an edge) and never grows.
+        """
+        ordered = sorted(lrs)
+        if len(ordered) < 3 or best not in (None, ordered[0], ordered[-1]):
+            return None
+        if best is None or best == ordered[0]:
+            return float(f'{ordered[0] * ordered[0] / ordered[1]:.3g}')
+        return float(f'{ordered[-1] * ordered[-1] / ordered[-2]:.3g}')
 
     def runs_per_pair(self) -> int:
         """Trainings a pair needs when nothing diverges."""
@@ -121,6 +144,9 @@ class TuningProtocol:
             lr_factors=list(self.lr_factors), epochs=self.epochs,
             successive_halving=(dict(first_rung_epochs=self.halving_epochs, keep=self.keep,
                                      of=len(self.lr_factors)) if self.halving else None),
+            edge_extension=(f'up to {self.extend_edges} grid point(s) beyond an edge of the '
+                            'grid when the first rung\'s best sits on it (or all diverged)'
+                            if self.extend_edges else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
             selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
                        + ('' if self.continues or not self.halving else
@@ -248,6 +274,7 @@ class _PairState:
         self.rung1: dict[float, Outcome] = {}
         self.finals: list[Outcome] = []
         self.chosen: float | None = None
+        self.extended = 0
 
     def first_trials(self) -> list[Trial]:
         stage = 'rung0' if self.protocol.halving else 'rung1'
@@ -265,6 +292,9 @@ class _PairState:
         done = self.rung0 if stage == 'rung0' else self.rung1
         done[outcome.trial.lr] = outcome
         if stage == 'rung0' and len(self.rung0) == len(self.lrs):
+            extra = self._edge_trial()
+            if extra:
+                return extra
             if not self.protocol.continues:
                 return self._finals()
             best = survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep)
@@ -273,6 +303,18 @@ class _PairState:
         if stage == 'rung1' and len(self.rung1) == self.expected_rung1():
             return self._finals()
         return []
+
+    def _edge_trial(self) -> list[Trial]:
+        """One more first-rung trial beyond the grid's edge, when the best sits on it."""
+        if self.extended >= self.protocol.extend_edges:
+            return []
+        best = select_lr(self._scores(self.rung0), self.pair.typical_lr)
+        lr = self.protocol.beyond_edge(self.lrs, best)
+        if lr is None or lr in self.lrs:
+            return []
+        self.extended += 1
+        self.lrs.append(lr)
+        return [Trial(self.pair, lr, 'rung0', self.protocol.tune_seed)]
 
     def expected_rung1(self) -> int:
         if not self.protocol.halving:

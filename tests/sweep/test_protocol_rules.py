@@ -54,3 +54,79 @@ def test_single_survivor_means_the_first_rung_chooses() -> None:
     assert 'after 10 epochs;' in two.describe()['selection']
     flat = TuningProtocol(lr_factors=(1.0, 3.16), epochs=10)
     assert not flat.continues and flat.selection_stage == 'rung1'
+
+
+def test_grid_grows_beyond_the_edge_its_best_sits_on() -> None:
+    """A best on the grid's edge (or nothing but divergence) adds one point beyond that edge."""
+    protocol = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3,
+                              keep=1, extend_edges=1)
+    lrs = protocol.grid(1.2)
+    assert lrs == [0.379, 1.2, 3.79, 12.0]
+    assert protocol.beyond_edge(lrs, 0.379) == 0.12  # the lower edge's own spacing
+    assert protocol.beyond_edge(lrs, 12.0) == 38.0  # 12 x 12 / 3.79, to 3 digits
+    assert protocol.beyond_edge(lrs, None) == 0.12  # every point diverged: go lower
+    assert protocol.beyond_edge(lrs, 1.2) is None  # an interior best stays
+    assert protocol.beyond_edge([1.0, 3.16], 1.0) is None  # no interior, no edge rule
+    assert 'beyond an edge' in protocol.describe()['edge_extension']
+    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['edge_extension'] is None
+    with pytest.raises(ValueError, match='extend_edges'):
+        TuningProtocol(lr_factors=(1.0,), epochs=4, extend_edges=-1)
+
+
+class _ScoreByLr:
+    """An executor that 'trains' instantly: validation top-1 is a function of the lr alone, and an
+    lr at or above ``wall`` diverges. It writes what a real run leaves (record and scalars)."""
+
+    def __init__(self, best_lr: float, wall: float) -> None:
+        self.best_lr, self.wall, self.lrs = best_lr, wall, []
+
+    def submit(self, run):
+        import json
+        import math
+        import os
+        from concurrent.futures import Future
+
+        lr = float(run.extra_args[0])
+        self.lrs.append(lr)
+        os.makedirs(os.path.join(run.work_dir, 't', 'vis_data'), exist_ok=True)
+        status = 'diverged' if lr >= self.wall else 'finished'
+        if status == 'finished':
+            top1 = 90.0 - 10 * abs(math.log10(lr / self.best_lr))
+            with open(os.path.join(run.work_dir, 't', 'vis_data', 'scalars.json'), 'w') as f:
+                f.write(json.dumps({'accuracy/top1': top1, 'step': 1}) + '\n')
+        record = dict(status=status, wall_time=0.0)
+        with open(os.path.join(run.work_dir, 'bocb_run.json'), 'w') as f:
+            json.dump(record, f)
+        future = Future()
+        future.set_result(record)
+        return future
+
+
+@pytest.mark.parametrize('best_lr, wall, added, chosen', [
+    (0.1, 100.0, 0.12, 0.12),   # best below the grid: one point beyond the lower edge, chosen
+    (1.2, 100.0, None, 1.2),    # interior best: the grid stays
+    (0.05, 0.3, 0.12, 0.12),    # every grid point diverged: the lower edge grows
+    (1e-3, 100.0, 0.12, 0.12),  # extend_edges=1: only one point is added, however far the best
+])
+def test_driver_grows_the_grid_once(tmp_path, best_lr: float, wall: float,
+                                    added: float | None, chosen: float) -> None:
+    from bocb_mm.sweep.plan import Run
+    from bocb_mm.sweep.protocol import Pair, run_protocol
+
+    protocol = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3,
+                              keep=1, final_seeds=(1, 2, 3), extend_edges=1)
+    executor = _ScoreByLr(best_lr, wall)
+
+    def make_run(trial) -> Run:
+        work_dir = tmp_path / f'{trial.stage}_{trial.lr:g}_s{trial.seed}'
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return Run(config='mini.py', seed=trial.seed, work_dir=str(work_dir), backbone='mini',
+                   optimizer='LARS', extra_args=(repr(trial.lr),))
+
+    result = run_protocol([Pair('mini', 'LARS', 1.2, 0.0)], protocol, make_run, executor)
+    grid = [0.379, 1.2, 3.79, 12.0]
+    tuned = sorted({row['lr'] for row in result.tuning})
+    assert tuned == sorted(grid + ([added] if added else []))
+    finals = {row['lr'] for row in result.finals}
+    assert finals == {chosen} and len(result.finals) == 3
+    assert [row['lr'] for row in result.tuning if row['chosen']] == [chosen]
