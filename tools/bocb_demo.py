@@ -309,7 +309,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (workers)')
     parser.add_argument('--executor', choices=['inprocess', 'subprocess'], default='inprocess')
     parser.add_argument('--out', default='work_dirs/bocb_demo')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.optimizers is not None and len({o.lower() for o in args.optimizers}) < 2:
+        parser.error('--optimizers: the report compares optimizers on each backbone (ranks, '
+                     f'drop-worst statistics); name at least 2, got {args.optimizers}')
+    return args
 
 
 def build_protocol(args: argparse.Namespace) -> TuningProtocol:

@@ -233,3 +233,14 @@ def test_full_demo(tmp_path: Path) -> None:
         assert best >= needed, f'{backbone}: best tuned optimizer {best:.2f} % < {needed} %'
     assert summary['protocol']['timing']['overhead_median_s'] < 1.0
     assert minutes <= 12.0, f'the main job took {minutes:.1f} min'
+
+
+def test_one_optimizer_is_refused_before_any_training(tmp_path: Path) -> None:
+    """The report compares optimizers: a single one is refused at the command line, not after
+    the runs."""
+    out = tmp_path / 'demo'
+    proc = subprocess.run(DEMO + ['--optimizers', 'LARS', 'lars', '--out', str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert 'name at least 2' in proc.stderr
+    assert not out.exists()
