@@ -103,8 +103,10 @@ def implementations(name: str) -> list[Impl]:
                  ('pytorch_optimizer', 'pytorch_optimizer:Lion', adam_like)],
         'NAdam': [('timm legacy', 'timm.optim:NAdamLegacy', adam_like)],
         'AdamW': [('timm legacy', 'timm.optim:AdamWLegacy', adam_like)],
+        # global gradient clipping (max_grad_norm=1) in all three: pytorch_optimizer needs
+        # pre_norm=True for it
         'LAMB': [('timm', 'timm.optim:Lamb', adam_like),
-                 ('pytorch_optimizer', 'pytorch_optimizer:Lamb', adam_like)],
+                 ('pytorch_optimizer', 'pytorch_optimizer:Lamb', dict(adam_like, pre_norm=True))],
         'RAdam': [('timm legacy', 'timm.optim:RAdamLegacy', adam_like),
                   ('pytorch_optimizer', 'pytorch_optimizer:RAdam', adam_like)],
         'AdamP': [('adamp', 'adamp:AdamP', adam_like),
