@@ -1,24 +1,23 @@
 """Issue 17, items 3, 5 and 9: a config's optimizer part is checked when the config is loaded.
 
-Through ``tools/train.py`` (which must fail before it builds a data set: the configs here point at
+Through ``tools/train.py``'s code (:func:`bocb_mm.cli.train.main`, which must fail before it builds a data set: the configs here point at
 a data root that does not exist, so reaching the data check would give another message) and
 through the sweep's plan.
 """
 from __future__ import annotations
 
 import re
-import runpy
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
+from bocb_mm.cli.train import main as TRAIN
 from bocb_mm.optim.config_check import OptimConfigError, check_optim_cfg, closest_zoo_types
 from bocb_mm.sweep.plan import plan_grid
 
 REPO = Path(__file__).resolve().parents[2]
 ADAN = str(REPO / 'configs' / 'cifar100' / 'resnet50' / 'resnet50_adan_1xb100-200e_cifar100.py')
-TRAIN = runpy.run_path(str(REPO / 'tools' / 'train.py'))['main']
 NO_DATA = ['train_dataloader.dataset.data_root=/nonexistent/cifar100']
 
 
