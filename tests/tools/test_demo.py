@@ -189,10 +189,11 @@ def test_poisoned_test_labels_do_not_change_the_choice(
 
 def test_survivors_resume_to_the_full_budget(tmp_path: Path) -> None:
     """keep=2 of 3: two grid points per pair continue from their first-rung checkpoint; the
-    full-budget rung chooses."""
+    full-budget rung chooses (the grid stays fixed: edge extension is tested in
+    tests/sweep/test_protocol_rules.py)."""
     result = _run_demo(tmp_path, '--backbones', 'mini-vit', '--optimizers', 'AdamW', 'SGD-M',
                        '--lr-factors', '1', '3.16', '10', '--epochs', '2', '--halving-epochs', '1',
-                       '--keep', '2', '--final-seeds', '1')
+                       '--keep', '2', '--final-seeds', '1', '--extend-edges', '0')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     tuning = _rows(tmp_path / 'tuning.csv')
     rung1 = [r for r in tuning if r['stage'] == 'rung1']
