@@ -3,8 +3,9 @@
 Where torch and mmengine are installed, importing the package applies the stack fixes in
 :mod:`bocb_mm.compat` and registers the optimizers, optimizer wrappers, constructors, hooks and
 backbones in the ``bocb_mm`` scope (so ``custom_imports=dict(imports=['bocb_mm'])`` reaches them).
-Without them (a plain scientific Python) it imports nothing more, and the pure-Python parts stay
-usable: :mod:`bocb_mm.analysis` (numpy, pandas, scipy) and the zoo tables.
+Without them (a plain scientific Python) it imports nothing more: :mod:`bocb_mm.analysis`
+(numpy, pandas, scipy), the paper tables and the backbone zoo import and work; the optimizer zoo
+(categories, name order, so the report on long-format results) still needs torch.
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import bocb_mm  # noqa: E402,F401
 from bocb_mm.sweep import (collect, find_configs, plan_grid, run_local,  # noqa: E402
                            write_slurm_array)
+from bocb_mm.sweep.local import GPUSlotError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads,
                                 on_done=report, runs_per_gpu=args.runs_per_gpu)
-        except (RuntimeError, ValueError) as err:
+        except GPUSlotError as err:  # anything else keeps its traceback
             print(f'bocb_sweep run: {err}', file=sys.stderr)
             return 2
         failed = [r for r in records if r['status'] == 'failed']

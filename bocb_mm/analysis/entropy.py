@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 DEFAULT_BINS = 256
 
-CheckpointLike = str | Path | Mapping
+CheckpointLike = Union[str, Path, Mapping]  # a runtime alias: Union keeps Python 3.9
 
 
 def load_state_dict(path: str | Path) -> dict[str, 'object']:

@@ -79,6 +79,10 @@ def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:
     return gpus
 
 
+class GPUSlotError(RuntimeError, ValueError):
+    """``--runs-per-gpu`` cannot be honoured: no GPU is visible, or N < 1."""
+
+
 def gpu_slots(gpus: Sequence[str], runs_per_gpu: int) -> list[str]:
     """The run slots of ``runs_per_gpu`` runs on each GPU, GPUs interleaved.
 
@@ -92,13 +96,13 @@ def gpu_slots(gpus: Sequence[str], runs_per_gpu: int) -> list[str]:
         One GPU id per slot, ``len(gpus) * runs_per_gpu`` of them.
 
     Raises:
-        ValueError: If ``runs_per_gpu < 1``.
-        RuntimeError: If no GPU is visible.
+        GPUSlotError: If ``runs_per_gpu < 1`` or no GPU is visible (a ValueError and a
+            RuntimeError).
     """
     if runs_per_gpu < 1:
-        raise ValueError(f'runs_per_gpu must be >= 1, got {runs_per_gpu}')
+        raise GPUSlotError(f'runs_per_gpu must be >= 1, got {runs_per_gpu}')
     if not gpus:
-        raise RuntimeError(
+        raise GPUSlotError(
             f'--runs-per-gpu {runs_per_gpu}: no GPU is visible (CUDA_VISIBLE_DEVICES='
             f'{os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")!r}, or torch sees no CUDA '
             'device); to run on the CPU use --jobs N instead')

@@ -122,7 +122,8 @@ class TuningProtocol:
         return float(f'{ordered[-1] * ordered[-1] / ordered[-2]:.3g}')
 
     def runs_per_pair(self) -> int:
-        """Trainings a pair needs when nothing diverges."""
+        """Trainings a pair needs when nothing diverges and its grid does not grow (edge
+        extension adds at most ``extend_edges`` first-rung trainings)."""
         rungs = len(self.lr_factors) + (self.keep if self.continues else 0)
         return rungs + len(self.final_seeds)
 
@@ -146,7 +147,7 @@ class TuningProtocol:
                                      of=len(self.lr_factors)) if self.halving else None),
             edge_extension=(f'up to {self.extend_edges} grid point(s) beyond an edge of the '
                             'grid when the first rung\'s best sits on it (or all diverged)'
-                            if self.extend_edges else None),
+                            if self.extend_edges and self.halving else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
             selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
                        + ('' if self.continues or not self.halving else
@@ -157,6 +158,8 @@ class TuningProtocol:
                     f'with seeds {", ".join(map(str, self.final_seeds))}; test top-1 is '
                     'evaluated once, at the end; table: seed mean with a percentile bootstrap CI'),
             cost_per_pair=dict(trainings=self.runs_per_pair(),
+                               extra_first_rung_trainings_at_most=(
+                                   self.extend_edges if self.halving else 0),
                                epochs=round(self.epoch_cost() * self.epochs, 2)))
 
 
