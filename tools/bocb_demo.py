@@ -44,7 +44,8 @@ from bocb_mm.optim.zoo import study_hparams  # noqa: E402
 from bocb_mm.sweep import Run  # noqa: E402
 from bocb_mm.sweep.collect import write_rows  # noqa: E402
 from bocb_mm.sweep.protocol import (FINAL_FIELDS, TUNING_FIELDS, Outcome, Pair,  # noqa: E402
-                                    ProtocolResult, Trial, TuningProtocol, diverged_runs,
+                                    ProtocolResult, Trial, TuningProtocol,
+                                    choices_without_signal, diverged_runs,
                                     run_fixed, run_protocol)
 
 # mini backbone -> (its config in configs/demo, the paper backbone it stands for)
@@ -55,10 +56,12 @@ MINI_BACKBONES = {
 }
 
 # The default protocol (see PROTOCOL_WHY) and the --quick one (fewer optimizers, epochs, lrs).
+# stall_top1: twice the chance rate of the 10 digit classes (a first-rung score at or below it
+# is no signal, see bocb_mm/sweep/protocol.py)
 DEFAULTS = dict(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=1,
-                final_seeds=(1, 2, 3), extend_edges=1)
+                final_seeds=(1, 2, 3), extend_edges=1, stall_top1=20.0)
 QUICK = dict(lr_factors=(1.0, 3.16, 10.0), epochs=8, halving_epochs=2, keep=1,
-             final_seeds=(1, 2, 3), extend_edges=1)
+             final_seeds=(1, 2, 3), extend_edges=1, stall_top1=20.0)
 QUICK_OPTIMIZERS = ('SGD-M', 'LION', 'AdamW', 'LAMB', 'AdaBelief', 'RMSProp')
 PROTOCOL_WHY = (
     'the typical lr comes from 200-epoch CIFAR-100 runs of large backbones, so the grid spans '
@@ -70,7 +73,10 @@ PROTOCOL_WHY = (
     '12-minute budget of 60 pairs on 2 cores); a pair whose best first-rung lr sits on an edge '
     'of its grid (or whose every point diverged) tries one more point beyond that edge, since a '
     'typical lr taken from big backbones can put the whole grid past a small model\'s wall '
-    '(LARS on the mini ViT diverged at 1.2-12 and was unstable at 0.379)')
+    '(LARS on the mini ViT diverged at 1.2-12 and was unstable at 0.379); a first-rung score '
+    'of at most twice the chance rate is no signal, and a pair with no signal anywhere takes '
+    'its smallest lr that trained (the mini ConvNeXt\'s LARS sat at chance at 0.38 and 1.2 '
+    'after 3 epochs and diverged above, yet reached 85-94 % in 10 epochs at 0.12)')
 
 
 def wrapper_cfg(optimizer: str, lr: float, weight_decay: float) -> dict:
@@ -305,6 +311,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--extend-edges', type=int,
                         help='grid points a pair may add beyond an edge of its grid when the '
                              f'best sits on it (default {DEFAULTS["extend_edges"]})')
+    parser.add_argument('--stall-top1', type=float,
+                        help='validation top-1 (%%) at or below which a first-rung run counts as '
+                             f'stalled, no signal (default {DEFAULTS["stall_top1"]})')
     parser.add_argument('--tune-seed', type=int, default=0)
     parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (workers)')
     parser.add_argument('--executor', choices=['inprocess', 'subprocess'], default='inprocess')
@@ -399,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     for record in failed:
         print(f'[demo] FAILED {record["config"]}:\n{record.get("log_tail", "")}', file=sys.stderr)
     info['diverged'] = diverged_runs(result)
+    info['chosen_without_signal'] = choices_without_signal(result)
+    for choice in info['chosen_without_signal']:
+        print(f'[demo] {choice["backbone"]} x {choice["optimizer"]}: no grid point scored above '
+              f'{protocol.stall_top1:g} % on validation {choice["grid"]}; took the smallest '
+              f'lr that trained, {choice["lr"]:g}', flush=True)
     info['timing'] = timing(result.records, time.time() - start, args.executor, args.jobs,
                             cpu_seconds())
     results, tuning = write_results(out, result)

@@ -447,7 +447,9 @@ def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | 
 
     Args:
         an: Analysis of the final runs.
-        protocol: The protocol's description (``diverged``: the runs that did not finish).
+        protocol: The protocol's description (``diverged``: the runs that did not finish;
+            ``chosen_without_signal``: pairs chosen with no grid point above the stall
+            threshold).
         tuning: Tuning rows, or None.
         out: Report folder.
         fig_dir: Figure folder.
@@ -474,7 +476,8 @@ def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | 
         for b in [b for b in an.results.backbones if b in set(tuning['backbone'])]:
             figs[f'lr_sensitivity:{b}'] = F.plot_lr_sensitivity(tuning, b, an.categories,
                                                                 an.category_order, fig_dir)
-    described = {k: v for k, v in protocol.items() if k != 'diverged'}
+    described = {k: v for k, v in protocol.items()
+                 if k not in ('diverged', 'chosen_without_signal')}
     diverged = protocol.get('diverged', [])
     head = [Section('Tuning protocol', _bullets(described)), _final_section(final, an.level),
             Section('Diverged runs', [f'{len(diverged)} run(s) stopped on a non-finite loss (or '
@@ -483,6 +486,15 @@ def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | 
                            [[str(d.get(k)) for k in ('backbone', 'optimizer', 'stage', 'seed', 'lr',
                                                       'status')] for d in diverged])
                     if diverged else None)]
+    blind = protocol.get('chosen_without_signal') or []
+    if blind:
+        head.append(Section('Choices without signal', [
+            f'{len(blind)} pair(s) had no grid point above the stall threshold on validation; '
+            'each took the smallest lr that trained (see the protocol).'],
+            table=(['backbone', 'optimizer', 'chosen lr', 'grid (lr: validation top-1)'],
+                   [[c['backbone'], c['optimizer'], f'{c["lr"]:g}',
+                     ', '.join(f'{lr:g}: {v:.1f}' if isinstance(v, float) else f'{lr:g}: {v}'
+                               for lr, v in sorted(c['grid'].items()))] for c in blind])))
     tail = [_differences_section(diffs)] + [
         Section(f'Learning-rate sensitivity: {k.split(":", 1)[1]}', [
             'Validation top-1 of every grid point (x: lr over the optimizer\'s typical lr).'],

@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--amp', nargs='?', const='fp16', choices=['fp16', 'bf16'])
     parser.add_argument('--compile', nargs='?', const='default', default=None)
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--trim-convs', action='store_true')
     parser.add_argument('--cudnn-benchmark', action='store_true')
     parser.add_argument('--gpu-data', action='store_true')
     parser.add_argument('--no-breakdown', action='store_true',
@@ -108,7 +109,8 @@ def prepare_config(args: argparse.Namespace, data_root: str, work_dir: str, n_ru
     cfg.randomness = dict(seed=0)
     apply_throughput_options(cfg, compile=args.compile, channels_last=args.channels_last,
                              amp=args.amp, cudnn_benchmark=args.cudnn_benchmark,
-                             gpu_data=args.gpu_data, step_timer=not args.no_breakdown)
+                             gpu_data=args.gpu_data, step_timer=not args.no_breakdown,
+                             trim_convs=args.trim_convs)
     if args.cfg_options:
         action = DictAction(option_strings=[], dest='opts')
         namespace = argparse.Namespace()

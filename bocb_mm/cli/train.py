@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch.compile the train step (mmengine's compile); optional mode")
     parser.add_argument('--channels-last', action='store_true',
                         help='model and input batches in channels_last (NHWC) memory format')
+    parser.add_argument('--trim-convs', action='store_true',
+                        help='same-padded convolutions skip the kernel taps that only see '
+                             'padding on small feature maps (exact; bocb_mm.TrimPaddedConvsHook)')
     parser.add_argument('--cudnn-benchmark', action='store_true',
                         help='let cuDNN time and pick the convolution algorithms')
     parser.add_argument('--gpu-data', action='store_true',
@@ -70,7 +73,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         enable_amp(cfg.optim_wrapper, args.amp)
     from bocb_mm.engine.throughput import apply_throughput_options
     apply_throughput_options(cfg, compile=args.compile, channels_last=args.channels_last,
-                             cudnn_benchmark=args.cudnn_benchmark, gpu_data=args.gpu_data)
+                             cudnn_benchmark=args.cudnn_benchmark, gpu_data=args.gpu_data,
+                             trim_convs=args.trim_convs)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -19,12 +19,14 @@ from .conventions import (ConventionCheckHook, ConventionError, ConventionIssue,
 from .sophia_wrapper import SophiaAmpOptimWrapper, SophiaMixin, SophiaOptimWrapper
 from .stats import OptimizerStats, OptimStatsHook, StatsOptimWrapper, layer_group
 from .amp import BF16OptimWrapper, SophiaBF16OptimWrapper  # noqa: E402  (after sophia_wrapper)
-from .throughput import ChannelsLastHook, EagerStepHook, StepTimerHook, apply_throughput_options
+from .throughput import (ChannelsLastHook, EagerStepHook, StepTimerHook, TrimPaddedConvsHook,
+                         apply_throughput_options)
 
 __all__ = [
     'SophiaOptimWrapper', 'SophiaAmpOptimWrapper', 'SophiaMixin', 'StatsOptimWrapper',
     'OptimStatsHook', 'OptimizerStats', 'layer_group', 'BOCBOptimWrapperConstructor',
     'is_norm_module', 'EMBEDDING_KEYS', 'ConventionCheckHook', 'ConventionError',
     'ConventionIssue', 'check_conventions', 'BF16OptimWrapper', 'SophiaBF16OptimWrapper',
-    'ChannelsLastHook', 'EagerStepHook', 'StepTimerHook', 'apply_throughput_options'
+    'ChannelsLastHook', 'EagerStepHook', 'StepTimerHook', 'TrimPaddedConvsHook',
+    'apply_throughput_options'
 ]

@@ -7,6 +7,8 @@
   forward and backward; the optim wrapper's ``step`` stays eager, :class:`EagerStepHook`),
   ``True`` or a ``torch.compile`` mode;
 * ``channels_last``: :class:`ChannelsLastHook` (model parameters and input batches in NHWC);
+* ``trim_convs``: :class:`TrimPaddedConvsHook` (same-padded convolutions skip the kernel taps
+  that only see padding, :mod:`bocb_mm.models.trimmed_conv`; exact);
 * ``amp``: ``'fp16'`` (mmengine ``AmpOptimWrapper``, dynamic loss scale) or ``'bf16'`` (bf16
   autocast without loss scaling), see :func:`bocb_mm.engine.amp.enable_amp`;
 * ``cudnn_benchmark``: mmengine's ``env_cfg.cudnn_benchmark``.
@@ -28,10 +30,12 @@ from torch.utils.hooks import RemovableHandle
 
 from bocb_mm.registry import HOOKS
 
+from bocb_mm.models.trimmed_conv import trim_padded_convs
+
 from .amp import enable_amp
 
 __all__ = ['COMPILE_MODES', 'apply_throughput_options', 'ChannelsLastHook', 'EagerStepHook',
-           'StepTimerHook']
+           'StepTimerHook', 'TrimPaddedConvsHook']
 
 #: ``--compile`` values (``torch.compile`` modes; ``'default'`` is ``compile=True``).
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
@@ -47,7 +51,7 @@ def _add_hook(cfg: Any, hook: dict) -> None:
 def apply_throughput_options(cfg: Any, *, compile: str | bool | dict | None = None,
                              channels_last: bool = False, amp: str | None = None,
                              cudnn_benchmark: bool = False, gpu_data: bool = False,
-                             step_timer: bool = False) -> Any:
+                             step_timer: bool = False, trim_convs: bool = False) -> Any:
     """Apply the throughput options to a loaded config, in place.
 
     Args:
@@ -60,6 +64,7 @@ def apply_throughput_options(cfg: Any, *, compile: str | bool | dict | None = No
         cudnn_benchmark: Let cuDNN pick convolution algorithms by timing them.
         gpu_data: Use the batched on-device data path.
         step_timer: Add :class:`StepTimerHook` (per-phase times, synchronising the device).
+        trim_convs: Add :class:`TrimPaddedConvsHook`.
 
     Returns:
         ``cfg``.
@@ -78,6 +83,8 @@ def apply_throughput_options(cfg: Any, *, compile: str | bool | dict | None = No
         _add_hook(cfg, dict(type='bocb_mm.EagerStepHook'))
     if channels_last:
         _add_hook(cfg, dict(type='bocb_mm.ChannelsLastHook'))
+    if trim_convs:
+        _add_hook(cfg, dict(type='bocb_mm.TrimPaddedConvsHook'))
     if amp:
         enable_amp(cfg['optim_wrapper'], amp)
     if cudnn_benchmark:
@@ -126,6 +133,24 @@ class ChannelsLastHook(Hook):
                                                                '_bocb_channels_last', False):
             preprocessor.register_forward_hook(_channels_last_output)
             preprocessor._bocb_channels_last = True
+
+
+@HOOKS.register_module()
+class TrimPaddedConvsHook(Hook):
+    """Switches the model's same-padded convolutions to :class:`TrimmedConv2d` before the run.
+
+    Exact (see :mod:`bocb_mm.models.trimmed_conv`): parameters and checkpoints are unchanged;
+    a convolution on a feature map smaller than its kernel skips the taps that only see padding.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner: Any) -> None:
+        """Switch the convolutions (once; a second call finds none left to switch)."""
+        count = trim_padded_convs(_unwrap(runner.model))
+        if count:
+            runner.logger.info(f'TrimPaddedConvsHook: {count} same-padded convolutions skip '
+                               'the kernel taps that only see padding on small maps')
 
 
 @HOOKS.register_module()

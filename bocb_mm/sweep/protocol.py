@@ -14,10 +14,16 @@ For every backbone x optimizer pair:
    selection_stage`) wins; ties go to the lr closest (in log scale) to the typical one, then the
    smaller. Runs with a non-finite loss are recorded as ``diverged`` with their lr and rank last.
    The test split is never read.
-   **Edges.** When the first rung's best sits at an edge of the grid (or every point diverged),
-   a grid of 3 or more points grows by one point beyond that edge (the edge's spacing), up to
-   ``extend_edges`` times per pair: a grid centred on a big backbone's lr must not decide for a
-   small one by hitting its wall (LARS's typical lr diverged at every point on the mini ViT).
+   **Stalls.** With ``stall_top1`` set, a score at or below it (e.g. twice the chance rate) is
+   no signal: when no grid point scores above it, the smallest lr that trained is chosen (past
+   the divergence wall a run often stalls at chance rather than overflowing, and a short first
+   rung cannot tell a stalled lr from a slow one; the mini ConvNeXt's LARS sat at chance at
+   0.38 and 1.2 after 3 epochs, diverged above, and reached 85-94 % in 10 epochs at 0.12).
+   **Edges.** When the first rung's best sits at an edge of the grid (or no point trained with
+   signal), a grid of 3 or more points grows by one point beyond that edge (the edge's spacing;
+   no signal: below the lowest lr), up to ``extend_edges`` times per pair: a grid centred on a
+   big backbone's lr must not decide for a small one by hitting its wall (LARS's typical lr
+   diverged at every point on the mini ViT).
 4. **Finals.** The chosen setting trains again with each of ``final_seeds`` (fresh seeds, same
    training images and budget as the tuning runs); its test top-1 is evaluated once, at the end.
    The table reports their mean with a bootstrap CI.
@@ -64,7 +70,9 @@ class TuningProtocol:
         tune_seed: Seed of the tuning runs.
         final_seeds: Seeds of the final runs of the chosen setting.
         extend_edges: Grid points a pair may add beyond an edge of its grid when the first
-            rung's best (or, when every point diverged, the lowest lr) sits on that edge.
+            rung's best (or, when no point trained with signal, the lowest lr) sits on that edge.
+        stall_top1: Validation top-1 (%) at or below which a run counts as stalled (no signal;
+            see the module docstring); None: every finite score is signal.
     """
 
     lr_factors: tuple[float, ...]
@@ -74,6 +82,7 @@ class TuningProtocol:
     tune_seed: int = 0
     final_seeds: tuple[int, ...] = (1, 2, 3)
     extend_edges: int = 0
+    stall_top1: float | None = None
 
     def __post_init__(self) -> None:
         if not self.lr_factors or any(f <= 0 for f in self.lr_factors):
@@ -87,6 +96,8 @@ class TuningProtocol:
             raise ValueError('final_seeds is empty')
         if self.extend_edges < 0:
             raise ValueError(f'extend_edges must be >= 0, got {self.extend_edges}')
+        if self.stall_top1 is not None and not 0 <= self.stall_top1 < 100:
+            raise ValueError(f'stall_top1 must be in [0, 100), got {self.stall_top1}')
 
     @property
     def halving(self) -> bool:
@@ -110,9 +121,9 @@ class TuningProtocol:
     def beyond_edge(self, lrs: Sequence[float], best: float | None) -> float | None:
         """The grid point to add when ``best`` sits on an edge of ``lrs`` (None: none to add).
 
-        ``best`` None (every point diverged) counts as the lower edge. The step is the spacing
-        of the two points at that edge. A grid of fewer than 3 points has no interior (its best
-        is always on an edge) and never grows.
+        ``best`` None (no point trained with signal) counts as the lower edge. The step is the
+        spacing of the two points at that edge. A grid of fewer than 3 points has no interior
+        (its best is always on an edge) and never grows.
         """
         ordered = sorted(lrs)
         if len(ordered) < 3 or best not in (None, ordered[0], ordered[-1]):
@@ -146,8 +157,12 @@ class TuningProtocol:
             successive_halving=(dict(first_rung_epochs=self.halving_epochs, keep=self.keep,
                                      of=len(self.lr_factors)) if self.halving else None),
             edge_extension=(f'up to {self.extend_edges} grid point(s) beyond an edge of the '
-                            'grid when the first rung\'s best sits on it (or all diverged)'
+                            'grid when the first rung\'s best sits on it (below the grid when '
+                            'every point diverged or stalled)'
                             if self.extend_edges and self.halving else None),
+            stall=(f'a validation top-1 <= {self.stall_top1:g} % is no signal; when no grid '
+                   'point scores above it, the smallest lr that trained is chosen'
+                   if self.stall_top1 is not None else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
             selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
                        + ('' if self.continues or not self.halving else
@@ -237,28 +252,42 @@ class Outcome:
         return self.row.get('last_top1') if self.status == 'finished' else None
 
 
-def select_lr(scores: dict[float, float | None], typical_lr: float) -> float | None:
+def _trained(scores: dict[float, float | None]) -> dict[float, float]:
+    return {lr: s for lr, s in scores.items() if s is not None and math.isfinite(s)}
+
+
+def with_signal(scores: dict[float, float | None], stall_top1: float | None = None,
+                ) -> dict[float, float]:
+    """The grid points that trained and score above ``stall_top1`` (None: every finite one)."""
+    return {lr: s for lr, s in _trained(scores).items() if stall_top1 is None or s > stall_top1}
+
+
+def select_lr(scores: dict[float, float | None], typical_lr: float,
+              stall_top1: float | None = None) -> float | None:
     """The protocol's choice among a pair's grid points.
 
     Args:
         scores: lr -> validation top-1 (None: diverged or failed).
         typical_lr: The grid's centre, for ties.
+        stall_top1: Scores at or below it are no signal (:class:`TuningProtocol`).
 
     Returns:
-        The chosen lr, or None when every grid point diverged or failed.
+        The best-scoring lr with signal; when none has signal, the smallest lr that trained;
+        None when every grid point diverged or failed.
     """
-    valid = {lr: s for lr, s in scores.items() if s is not None and math.isfinite(s)}
-    if not valid:
-        return None
-    return min(valid, key=lambda lr: (-valid[lr], abs(math.log10(lr / typical_lr)), lr))
+    signal = with_signal(scores, stall_top1)
+    if not signal:
+        return min(_trained(scores), default=None)
+    return min(signal, key=lambda lr: (-signal[lr], abs(math.log10(lr / typical_lr)), lr))
 
 
-def survivors(scores: dict[float, float | None], typical_lr: float, keep: int) -> list[float]:
+def survivors(scores: dict[float, float | None], typical_lr: float, keep: int,
+              stall_top1: float | None = None) -> list[float]:
     """The ``keep`` best grid points after the first rung (the same order as :func:`select_lr`)."""
     ranked = []
     rest = dict(scores)
     while rest and len(ranked) < keep:
-        best = select_lr(rest, typical_lr)
+        best = select_lr(rest, typical_lr, stall_top1)
         if best is None:
             break
         ranked.append(best)
@@ -300,7 +329,8 @@ class _PairState:
                 return extra
             if not self.protocol.continues:
                 return self._finals()
-            best = survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep)
+            best = survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep,
+                             self.protocol.stall_top1)
             return [Trial(self.pair, lr, 'rung1', self.protocol.tune_seed,
                           resume_from=self.rung0[lr].trial) for lr in best] or self._finals()
         if stage == 'rung1' and len(self.rung1) == self.expected_rung1():
@@ -311,7 +341,9 @@ class _PairState:
         """One more first-rung trial beyond the grid's edge, when the best sits on it."""
         if self.extended >= self.protocol.extend_edges:
             return []
-        best = select_lr(self._scores(self.rung0), self.pair.typical_lr)
+        scores = self._scores(self.rung0)
+        best = (select_lr(scores, self.pair.typical_lr, self.protocol.stall_top1)
+                if with_signal(scores, self.protocol.stall_top1) else None)
         lr = self.protocol.beyond_edge(self.lrs, best)
         if lr is None or lr in self.lrs:
             return []
@@ -322,11 +354,13 @@ class _PairState:
     def expected_rung1(self) -> int:
         if not self.protocol.halving:
             return len(self.lrs)
-        return len(survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep))
+        return len(survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep,
+                             self.protocol.stall_top1))
 
     def _finals(self) -> list[Trial]:
         selection = self.rung0 if self.protocol.selection_stage == 'rung0' else self.rung1
-        self.chosen = select_lr(self._scores(selection), self.pair.typical_lr)
+        self.chosen = select_lr(self._scores(selection), self.pair.typical_lr,
+                                self.protocol.stall_top1)
         if self.chosen is None:
             return []
         return [Trial(self.pair, self.chosen, 'final', s) for s in self.protocol.final_seeds]
@@ -475,3 +509,20 @@ def diverged_runs(result: ProtocolResult) -> list[dict]:
     return [dict(backbone=r['backbone'], optimizer=r['optimizer'], lr=r['lr'],
                  stage=r.get('stage', 'final'), seed=r.get('seed'), status=r['status'])
             for r in rows if r['status'] != 'finished']
+
+
+def choices_without_signal(result: ProtocolResult) -> list[dict]:
+    """Pairs whose chosen lr scored no better than the protocol's ``stall_top1`` (the smallest
+    lr that trained was taken; see :func:`select_lr`), with their grid's scores."""
+    stall = result.protocol.stall_top1
+    if stall is None:
+        return []
+    out = []
+    for r in result.tuning:
+        if r['chosen'] and r['val_top1'] is not None and r['val_top1'] <= stall:
+            grid = {row['lr']: (row['val_top1'] if row['status'] == 'finished' else row['status'])
+                    for row in result.tuning if (row['backbone'], row['optimizer'], row['stage'])
+                    == (r['backbone'], r['optimizer'], r['stage'])}
+            out.append(dict(backbone=r['backbone'], optimizer=r['optimizer'], lr=r['lr'],
+                            grid=grid))
+    return out

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 pytest.importorskip('mmpretrain')
-from helpers import (SMALL, assert_trained, cifar100_config, data_options,  # noqa: E402
-                     deterministic_config, scalars, train)
+from helpers import (REPO, SMALL, assert_trained, cifar100_config,  # noqa: E402
+                     data_options, deterministic_config, scalars, train)
 from mmengine.config import Config  # noqa: E402
 
 from bocb_mm.datasets import random_cifar  # noqa: E402
@@ -42,13 +42,15 @@ def losses(work_dir: str) -> list[float]:
 def test_options_rewrite_the_config():
     cfg = Config.fromfile(cifar100_config('R-50', 'AdamW'))
     apply_throughput_options(cfg, compile='reduce-overhead', channels_last=True, amp='bf16',
-                             cudnn_benchmark=True, gpu_data=True, step_timer=True)
+                             cudnn_benchmark=True, gpu_data=True, step_timer=True,
+                             trim_convs=True)
     assert cfg.compile == dict(mode='reduce-overhead')
     assert cfg.optim_wrapper.type == 'bocb_mm.BF16OptimWrapper'
     assert 'loss_scale' not in cfg.optim_wrapper
     assert cfg.env_cfg.cudnn_benchmark is True
-    assert [h['type'] for h in cfg.custom_hooks][-3:] == [
-        'bocb_mm.EagerStepHook', 'bocb_mm.ChannelsLastHook', 'bocb_mm.StepTimerHook']
+    assert [h['type'] for h in cfg.custom_hooks][-4:] == [
+        'bocb_mm.EagerStepHook', 'bocb_mm.ChannelsLastHook', 'bocb_mm.TrimPaddedConvsHook',
+        'bocb_mm.StepTimerHook']
     assert cfg.data_preprocessor.type == 'bocb_mm.GPUAugDataPreprocessor'
     assert [t['type'] for t in cfg.data_preprocessor.train_augments] == ['RandomCrop',
                                                                          'RandomFlip']
@@ -218,3 +220,13 @@ def test_train_throughput_benchmark_reports_phases(tmp_path):
     assert row['fwd+bwd_ms'] > 0 and row['optim_ms'] > 0, 'the step marks never fired'
     assert row['fwd+bwd_ms'] + row['optim_ms'] <= row['iter_ms'] * 1.5
     assert out.exists()
+
+
+def test_train_step_benchmark_checks_and_times_the_layouts(capsys):
+    """tools/benchmark/train_step.py: float64 gradient check, then one ratio per variant."""
+    from bocb_mm.benchmark.train_step import VARIANTS, main
+    main([f'{REPO}/configs/demo/mini-convnext_digits.py', '--batch', '4', '--repeats', '1'])
+    lines = capsys.readouterr().out.splitlines()
+    ratios = {line.split()[0]: line.split()[-1] for line in lines if line.startswith('  ')}
+    assert list(ratios) == list(VARIANTS) and ratios['plain'] == '1.00x'
+    assert all(value.endswith('x') and float(value[:-1]) > 0 for value in ratios.values())

@@ -23,6 +23,8 @@ def test_grid_is_log_spaced_around_the_typical_lr() -> None:
     (dict(lr_factors=(1.0, 2.0), epochs=4, halving_epochs=4), 'halving_epochs'),
     (dict(lr_factors=(1.0, 2.0), epochs=4, halving_epochs=2, keep=2), 'keep'),
     (dict(lr_factors=(1.0,), epochs=4, final_seeds=()), 'final_seeds'),
+    (dict(lr_factors=(1.0,), epochs=4, stall_top1=100.0), 'stall_top1'),
+    (dict(lr_factors=(1.0,), epochs=4, stall_top1=-1.0), 'stall_top1'),
 ])
 def test_bad_protocols(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -39,6 +41,21 @@ def test_selection_rules() -> None:
     scores = {1e-4: 50.0, 1e-3: 80.0, 1e-2: None, 1e-1: 70.0}
     assert survivors(scores, 1e-3, keep=2) == [1e-3, 1e-1]
     assert survivors({1e-3: None, 1e-2: 10.0}, 1e-3, keep=2) == [1e-2]
+
+
+def test_stalled_points_are_no_signal() -> None:
+    """With stall_top1, scores at or below it do not compete; with none above it, the smallest
+    lr that trained is chosen (the mini ConvNeXt's LARS grid of 2026-11-30)."""
+    lars = {0.379: 9.76, 1.2: 10.10, 3.79: None, 12.0: None}
+    assert select_lr(lars, 1.2) == 1.2  # without the rule, noise at chance decides
+    assert select_lr(lars, 1.2, stall_top1=20.0) == 0.379
+    assert select_lr({0.1: 15.0, 1.0: 60.0, 3.0: 70.0, 10.0: None}, 1.0, stall_top1=20.0) == 3.0
+    assert select_lr({0.1: 15.0, 1.0: 60.0}, 1.0, stall_top1=20.0) == 1.0
+    assert select_lr({1.0: None, 3.0: float('inf')}, 1.0, stall_top1=20.0) is None
+    assert survivors({0.1: 15.0, 1.0: 60.0, 3.0: 18.0}, 1.0, keep=2, stall_top1=20.0) == [1.0, 0.1]
+    protocol = TuningProtocol(lr_factors=(1.0, 2.0), epochs=4, stall_top1=20.0)
+    assert '20 %' in protocol.describe()['stall']
+    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['stall'] is None
 
 
 def test_single_survivor_means_the_first_rung_chooses() -> None:
@@ -77,8 +94,8 @@ class _ScoreByLr:
     """An executor that 'trains' instantly: validation top-1 is a function of the lr alone, and an
     lr at or above ``wall`` diverges. It writes what a real run leaves (record and scalars)."""
 
-    def __init__(self, best_lr: float, wall: float) -> None:
-        self.best_lr, self.wall, self.lrs = best_lr, wall, []
+    def __init__(self, best_lr: float, wall: float, stall: float = float('inf')) -> None:
+        self.best_lr, self.wall, self.stall, self.lrs = best_lr, wall, stall, []
 
     def submit(self, run):
         import json
@@ -91,7 +108,8 @@ class _ScoreByLr:
         os.makedirs(os.path.join(run.work_dir, 't', 'vis_data'), exist_ok=True)
         status = 'diverged' if lr >= self.wall else 'finished'
         if status == 'finished':
-            top1 = 90.0 - 10 * abs(math.log10(lr / self.best_lr))
+            top1 = (90.0 - 10 * abs(math.log10(lr / self.best_lr)) if lr < self.stall
+                    else 10.0)  # at or above ``stall``: stuck at the chance rate
             with open(os.path.join(run.work_dir, 't', 'vis_data', 'scalars.json'), 'w') as f:
                 f.write(json.dumps({'accuracy/top1': top1, 'step': 1}) + '\n')
         record = dict(status=status, wall_time=0.0)
@@ -130,3 +148,41 @@ def test_driver_grows_the_grid_once(tmp_path, best_lr: float, wall: float,
     finals = {row['lr'] for row in result.finals}
     assert finals == {chosen} and len(result.finals) == 3
     assert [row['lr'] for row in result.tuning if row['chosen']] == [chosen]
+
+
+def _mini_lars(tmp_path, executor, **kwargs):
+    from bocb_mm.sweep.plan import Run
+    from bocb_mm.sweep.protocol import Pair, run_protocol
+
+    protocol = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3,
+                              keep=1, final_seeds=(1, 2, 3), extend_edges=1, **kwargs)
+
+    def make_run(trial) -> Run:
+        work_dir = tmp_path / f'{trial.stage}_{trial.lr:g}_s{trial.seed}'
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return Run(config='mini.py', seed=trial.seed, work_dir=str(work_dir), backbone='mini',
+                   optimizer='LARS', extra_args=(repr(trial.lr),))
+
+    return run_protocol([Pair('mini', 'LARS', 1.2, 0.0)], protocol, make_run, executor)
+
+
+@pytest.mark.parametrize('stall_from, chosen, blind', [
+    (0.3, 0.12, False),  # 0.379 and 1.2 stall, above diverges: the grid grows below, 0.12 learns
+    (0.1, 0.12, True),   # 0.12 stalls too: the smallest lr that trained, flagged as blind
+])
+def test_driver_treats_a_stalled_grid_like_a_diverged_one(tmp_path, stall_from: float,
+                                                           chosen: float, blind: bool) -> None:
+    from bocb_mm.sweep.protocol import choices_without_signal
+
+    executor = _ScoreByLr(best_lr=0.05, wall=3.0, stall=stall_from)
+    result = _mini_lars(tmp_path / 'stall', executor, stall_top1=20.0)
+    assert sorted({row['lr'] for row in result.tuning}) == [0.12, 0.379, 1.2, 3.79, 12.0]
+    assert {row['lr'] for row in result.finals} == {chosen}
+    without = choices_without_signal(result)
+    assert [(c['backbone'], c['lr']) for c in without] == ([('mini', chosen)] if blind else [])
+    if blind:
+        assert without[0]['grid'][3.79] == 'diverged' and without[0]['grid'][1.2] == 10.0
+    # without the rule, the noise at chance picks 1.2 (interior: no growth)
+    plain = _mini_lars(tmp_path / 'plain', _ScoreByLr(0.05, 3.0, stall_from))
+    assert {row['lr'] for row in plain.finals} == {1.2}
+    assert choices_without_signal(plain) == []
