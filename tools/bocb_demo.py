@@ -74,9 +74,10 @@ PROTOCOL_WHY = (
     'of its grid (or whose every point diverged) tries one more point beyond that edge, since a '
     'typical lr taken from big backbones can put the whole grid past a small model\'s wall '
     '(LARS on the mini ViT diverged at 1.2-12 and was unstable at 0.379); a first-rung score '
-    'of at most twice the chance rate is no signal, and a pair with no signal anywhere takes '
-    'its smallest lr that trained (the mini ConvNeXt\'s LARS sat at chance at 0.38 and 1.2 '
-    'after 3 epochs and diverged above, yet reached 85-94 % in 10 epochs at 0.12)')
+    'of at most twice the chance rate is no signal, and a grid with no signal anywhere takes, '
+    'and grows beyond, its smallest lr when some point diverged (the mini ConvNeXt\'s LARS sat '
+    'at chance at 0.38 and 1.2 after 3 epochs and diverged above, yet learned at 0.12), else '
+    'its largest (a grid too small to move in the first rung)')
 
 
 def wrapper_cfg(optimizer: str, lr: float, weight_decay: float) -> dict:
@@ -411,8 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     info['chosen_without_signal'] = choices_without_signal(result)
     for choice in info['chosen_without_signal']:
         print(f'[demo] {choice["backbone"]} x {choice["optimizer"]}: no grid point scored above '
-              f'{protocol.stall_top1:g} % on validation {choice["grid"]}; took the smallest '
-              f'lr that trained, {choice["lr"]:g}', flush=True)
+              f'{protocol.stall_top1:g} % on validation {choice["grid"]}; took lr '
+              f'{choice["lr"]:g} by the no-signal rule', flush=True)
     info['timing'] = timing(result.records, time.time() - start, args.executor, args.jobs,
                             cpu_seconds())
     results, tuning = write_results(out, result)

@@ -490,7 +490,8 @@ def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | 
     if blind:
         head.append(Section('Choices without signal', [
             f'{len(blind)} pair(s) had no grid point above the stall threshold on validation; '
-            'each took the smallest lr that trained (see the protocol).'],
+            'each took its smallest lr that trained when a point diverged, else its largest '
+            '(see the protocol).'],
             table=(['backbone', 'optimizer', 'chosen lr', 'grid (lr: validation top-1)'],
                    [[c['backbone'], c['optimizer'], f'{c["lr"]:g}',
                      ', '.join(f'{lr:g}: {v:.1f}' if isinstance(v, float) else f'{lr:g}: {v}'

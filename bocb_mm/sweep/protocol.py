@@ -15,14 +15,16 @@ For every backbone x optimizer pair:
    smaller. Runs with a non-finite loss are recorded as ``diverged`` with their lr and rank last.
    The test split is never read.
    **Stalls.** With ``stall_top1`` set, a score at or below it (e.g. twice the chance rate) is
-   no signal: when no grid point scores above it, the smallest lr that trained is chosen (past
-   the divergence wall a run often stalls at chance rather than overflowing, and a short first
-   rung cannot tell a stalled lr from a slow one; the mini ConvNeXt's LARS sat at chance at
-   0.38 and 1.2 after 3 epochs, diverged above, and reached 85-94 % in 10 epochs at 0.12).
-   **Edges.** When the first rung's best sits at an edge of the grid (or no point trained with
-   signal), a grid of 3 or more points grows by one point beyond that edge (the edge's spacing;
-   no signal: below the lowest lr), up to ``extend_edges`` times per pair: a grid centred on a
-   big backbone's lr must not decide for a small one by hitting its wall (LARS's typical lr
+   no signal. When no grid point scores above it, the side of the grid away from the trouble
+   is chosen: if some point diverged, the smallest lr that trained (next to the divergence wall
+   a run often stalls at chance instead of overflowing: the mini ConvNeXt's LARS sat at chance
+   at 0.38 and 1.2 after 3 epochs, diverged above, and learned at 0.12); if none diverged, the
+   largest (the whole grid is too small to move in the first rung: LION's typical lr on the
+   mini ResNet after 2 epochs).
+   **Edges.** When the first rung's choice sits at an edge of the grid (or every point
+   diverged: the lower edge), a grid of 3 or more points grows by one point beyond that edge
+   (the edge's spacing), up to ``extend_edges`` times per pair: a grid centred on a big
+   backbone's lr must not decide for a small one by hitting its wall (LARS's typical lr
    diverged at every point on the mini ViT).
 4. **Finals.** The chosen setting trains again with each of ``final_seeds`` (fresh seeds, same
    training images and budget as the tuning runs); its test top-1 is evaluated once, at the end.
@@ -70,7 +72,7 @@ class TuningProtocol:
         tune_seed: Seed of the tuning runs.
         final_seeds: Seeds of the final runs of the chosen setting.
         extend_edges: Grid points a pair may add beyond an edge of its grid when the first
-            rung's best (or, when no point trained with signal, the lowest lr) sits on that edge.
+            rung's choice (:func:`select_lr`; every point diverged: the lowest lr) sits on it.
         stall_top1: Validation top-1 (%) at or below which a run counts as stalled (no signal;
             see the module docstring); None: every finite score is signal.
     """
@@ -121,7 +123,7 @@ class TuningProtocol:
     def beyond_edge(self, lrs: Sequence[float], best: float | None) -> float | None:
         """The grid point to add when ``best`` sits on an edge of ``lrs`` (None: none to add).
 
-        ``best`` None (no point trained with signal) counts as the lower edge. The step is the
+        ``best`` None (every point diverged) counts as the lower edge. The step is the
         spacing of the two points at that edge. A grid of fewer than 3 points has no interior
         (its best is always on an edge) and never grows.
         """
@@ -157,11 +159,11 @@ class TuningProtocol:
             successive_halving=(dict(first_rung_epochs=self.halving_epochs, keep=self.keep,
                                      of=len(self.lr_factors)) if self.halving else None),
             edge_extension=(f'up to {self.extend_edges} grid point(s) beyond an edge of the '
-                            'grid when the first rung\'s best sits on it (below the grid when '
-                            'every point diverged or stalled)'
+                            'grid when the first rung\'s choice sits on it (or all diverged)'
                             if self.extend_edges and self.halving else None),
             stall=(f'a validation top-1 <= {self.stall_top1:g} % is no signal; when no grid '
-                   'point scores above it, the smallest lr that trained is chosen'
+                   'point scores above it, the smallest lr that trained is chosen if some '
+                   'point diverged, else the largest'
                    if self.stall_top1 is not None else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
             selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
@@ -272,12 +274,15 @@ def select_lr(scores: dict[float, float | None], typical_lr: float,
         stall_top1: Scores at or below it are no signal (:class:`TuningProtocol`).
 
     Returns:
-        The best-scoring lr with signal; when none has signal, the smallest lr that trained;
-        None when every grid point diverged or failed.
+        The best-scoring lr with signal; when none has signal, the smallest lr that trained if
+        some point diverged (or failed), else the largest; None when every point diverged.
     """
     signal = with_signal(scores, stall_top1)
     if not signal:
-        return min(_trained(scores), default=None)
+        trained = _trained(scores)
+        if not trained:
+            return None
+        return min(trained) if len(trained) < len(scores) else max(trained)
     return min(signal, key=lambda lr: (-signal[lr], abs(math.log10(lr / typical_lr)), lr))
 
 
@@ -341,9 +346,7 @@ class _PairState:
         """One more first-rung trial beyond the grid's edge, when the best sits on it."""
         if self.extended >= self.protocol.extend_edges:
             return []
-        scores = self._scores(self.rung0)
-        best = (select_lr(scores, self.pair.typical_lr, self.protocol.stall_top1)
-                if with_signal(scores, self.protocol.stall_top1) else None)
+        best = select_lr(self._scores(self.rung0), self.pair.typical_lr, self.protocol.stall_top1)
         lr = self.protocol.beyond_edge(self.lrs, best)
         if lr is None or lr in self.lrs:
             return []
@@ -512,8 +515,8 @@ def diverged_runs(result: ProtocolResult) -> list[dict]:
 
 
 def choices_without_signal(result: ProtocolResult) -> list[dict]:
-    """Pairs whose chosen lr scored no better than the protocol's ``stall_top1`` (the smallest
-    lr that trained was taken; see :func:`select_lr`), with their grid's scores."""
+    """Pairs whose chosen lr scored no better than the protocol's ``stall_top1`` (chosen by the
+    no-signal rule of :func:`select_lr`), with their grid's scores."""
     stall = result.protocol.stall_top1
     if stall is None:
         return []

@@ -44,15 +44,19 @@ def test_selection_rules() -> None:
 
 
 def test_stalled_points_are_no_signal() -> None:
-    """With stall_top1, scores at or below it do not compete; with none above it, the smallest
-    lr that trained is chosen (the mini ConvNeXt's LARS grid of 2026-11-30)."""
+    """With stall_top1, scores at or below it do not compete; with none above it, the side away
+    from the trouble: the smallest lr that trained when a point diverged (the mini ConvNeXt's
+    LARS grid of 2026-11-30), else the largest (the mini ResNet's LION grid after 2 epochs)."""
     lars = {0.379: 9.76, 1.2: 10.10, 3.79: None, 12.0: None}
     assert select_lr(lars, 1.2) == 1.2  # without the rule, noise at chance decides
     assert select_lr(lars, 1.2, stall_top1=20.0) == 0.379
+    lion = {1.58e-5: 14.63, 5e-5: 16.72, 1.58e-4: 16.38, 5e-4: 16.72}
+    assert select_lr(lion, 5e-5) == 5e-5
+    assert select_lr(lion, 5e-5, stall_top1=20.0) == 5e-4
     assert select_lr({0.1: 15.0, 1.0: 60.0, 3.0: 70.0, 10.0: None}, 1.0, stall_top1=20.0) == 3.0
     assert select_lr({0.1: 15.0, 1.0: 60.0}, 1.0, stall_top1=20.0) == 1.0
     assert select_lr({1.0: None, 3.0: float('inf')}, 1.0, stall_top1=20.0) is None
-    assert survivors({0.1: 15.0, 1.0: 60.0, 3.0: 18.0}, 1.0, keep=2, stall_top1=20.0) == [1.0, 0.1]
+    assert survivors({0.1: 15.0, 1.0: 60.0, 3.0: 18.0}, 1.0, keep=2, stall_top1=20.0) == [1.0, 3.0]
     protocol = TuningProtocol(lr_factors=(1.0, 2.0), epochs=4, stall_top1=20.0)
     assert '20 %' in protocol.describe()['stall']
     assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['stall'] is None
@@ -170,8 +174,8 @@ def _mini_lars(tmp_path, executor, **kwargs):
     (0.3, 0.12, False),  # 0.379 and 1.2 stall, above diverges: the grid grows below, 0.12 learns
     (0.1, 0.12, True),   # 0.12 stalls too: the smallest lr that trained, flagged as blind
 ])
-def test_driver_treats_a_stalled_grid_like_a_diverged_one(tmp_path, stall_from: float,
-                                                           chosen: float, blind: bool) -> None:
+def test_driver_grows_a_stalled_grid_away_from_its_wall(tmp_path, stall_from: float,
+                                                         chosen: float, blind: bool) -> None:
     from bocb_mm.sweep.protocol import choices_without_signal
 
     executor = _ScoreByLr(best_lr=0.05, wall=3.0, stall=stall_from)
@@ -186,3 +190,27 @@ def test_driver_treats_a_stalled_grid_like_a_diverged_one(tmp_path, stall_from: 
     plain = _mini_lars(tmp_path / 'plain', _ScoreByLr(0.05, 3.0, stall_from))
     assert {row['lr'] for row in plain.finals} == {1.2}
     assert choices_without_signal(plain) == []
+
+
+class _SlowBelow(_ScoreByLr):
+    """Below ``threshold`` the first rung stays at chance (the lr is too small to move)."""
+
+    def __init__(self, threshold: float) -> None:
+        super().__init__(best_lr=50.0, wall=float('inf'))
+        self.threshold = threshold
+
+    def submit(self, run):
+        if float(run.extra_args[0]) < self.threshold:
+            self.stall = 0.0  # every lr "stalls" (scores 10 %)
+        else:
+            self.stall = float('inf')
+        return super().submit(run)
+
+
+def test_driver_grows_a_grid_with_no_signal_and_no_divergence_upwards(tmp_path) -> None:
+    from bocb_mm.sweep.protocol import choices_without_signal
+
+    result = _mini_lars(tmp_path, _SlowBelow(threshold=20.0), stall_top1=20.0)
+    assert sorted({row['lr'] for row in result.tuning}) == [0.379, 1.2, 3.79, 12.0, 38.0]
+    assert {row['lr'] for row in result.finals} == {38.0}
+    assert choices_without_signal(result) == []
