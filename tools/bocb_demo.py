@@ -56,8 +56,8 @@ MINI_BACKBONES = {
 }
 
 # The default protocol (see PROTOCOL_WHY) and the --quick one (fewer optimizers, epochs, lrs).
-# stall_top1: twice the chance rate of the 10 digit classes (a first-rung score at or below it
-# is no signal, see bocb_mm/sweep/protocol.py)
+# stall_top1: twice the chance rate of the 10 digit classes (a validation score at or below it
+# is no signal in any selection, see bocb_mm/sweep/protocol.py)
 DEFAULTS = dict(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=1,
                 final_seeds=(1, 2, 3), extend_edges=1, stall_top1=20.0)
 QUICK = dict(lr_factors=(1.0, 3.16, 10.0), epochs=8, halving_epochs=2, keep=1,
@@ -70,12 +70,12 @@ PROTOCOL_WHY = (
     'digits; successive halving with rate 4 gives every grid point the first 3 of the 10 epochs '
     'and takes the best on validation to the last rung, the 3 seeded finals, so a pair costs '
     '4.2 full trainings instead of 7 (keeping 2 survivors to 10 epochs would cost 5.6, past the '
-    '12-minute budget of 60 pairs on 2 cores); a pair whose best first-rung lr sits on an edge '
+    '12-minute budget of 60 pairs on 2 cores); a pair whose first-rung choice sits on an edge '
     'of its grid (or whose every point diverged) tries one more point beyond that edge, since a '
     'typical lr taken from big backbones can put the whole grid past a small model\'s wall '
     '(LARS on the mini ViT diverged at 1.2-12 and was unstable at 0.379); a first-rung score '
     'of at most twice the chance rate is no signal, and a grid with no signal anywhere takes, '
-    'and grows beyond, its smallest lr when some point diverged (the mini ConvNeXt\'s LARS sat '
+    'and grows beyond, its smallest lr when a point diverged (the mini ConvNeXt\'s LARS sat '
     'at chance at 0.38 and 1.2 after 3 epochs and diverged above, yet learned at 0.12), else '
     'its largest (a grid too small to move in the first rung)')
 
@@ -311,9 +311,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f'seeds of the final runs (default {DEFAULTS["final_seeds"]})')
     parser.add_argument('--extend-edges', type=int,
                         help='grid points a pair may add beyond an edge of its grid when the '
-                             f'best sits on it (default {DEFAULTS["extend_edges"]})')
+                             'first rung\'s choice sits on it (default '
+                             f'{DEFAULTS["extend_edges"]})')
     parser.add_argument('--stall-top1', type=float,
-                        help='validation top-1 (%%) at or below which a first-rung run counts as '
+                        help='validation top-1 (%%) at or below which a tuning run counts as '
                              f'stalled, no signal (default {DEFAULTS["stall_top1"]})')
     parser.add_argument('--tune-seed', type=int, default=0)
     parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (workers)')
@@ -412,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     info['chosen_without_signal'] = choices_without_signal(result)
     for choice in info['chosen_without_signal']:
         print(f'[demo] {choice["backbone"]} x {choice["optimizer"]}: no grid point scored above '
-              f'{protocol.stall_top1:g} % on validation {choice["grid"]}; took lr '
+              f'{protocol.stall_top1:g} % on validation (lr, top-1: {choice["grid"]}); took lr '
               f'{choice["lr"]:g} by the no-signal rule', flush=True)
     info['timing'] = timing(result.records, time.time() - start, args.executor, args.jobs,
                             cpu_seconds())

@@ -490,12 +490,12 @@ def _tuned_parts(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | 
     if blind:
         head.append(Section('Choices without signal', [
             f'{len(blind)} pair(s) had no grid point above the stall threshold on validation; '
-            'each took its smallest lr that trained when a point diverged, else its largest '
-            '(see the protocol).'],
+            'each took its smallest lr that trained when a point of its grid diverged, else its '
+            'largest (see the protocol).'],
             table=(['backbone', 'optimizer', 'chosen lr', 'grid (lr: validation top-1)'],
                    [[c['backbone'], c['optimizer'], f'{c["lr"]:g}',
                      ', '.join(f'{lr:g}: {v:.1f}' if isinstance(v, float) else f'{lr:g}: {v}'
-                               for lr, v in sorted(c['grid'].items()))] for c in blind])))
+                               for lr, v in c['grid'])] for c in blind])))
     tail = [_differences_section(diffs)] + [
         Section(f'Learning-rate sensitivity: {k.split(":", 1)[1]}', [
             'Validation top-1 of every grid point (x: lr over the optimizer\'s typical lr).'],

@@ -5,7 +5,9 @@ Registered in the ``bocb_mm`` scope (config ``type='bocb_mm.<Name>'``):
 * ``OPTIM_WRAPPERS``: :class:`SophiaOptimWrapper`, :class:`SophiaAmpOptimWrapper`,
   :class:`StatsOptimWrapper`, :class:`BF16OptimWrapper`, :class:`SophiaBF16OptimWrapper`;
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`BOCBOptimWrapperConstructor`;
-* ``HOOKS``: :class:`OptimStatsHook`, :class:`ConventionCheckHook`.
+* ``HOOKS``: :class:`OptimStatsHook`, :class:`ConventionCheckHook`, and the throughput hooks
+  :class:`ChannelsLastHook`, :class:`TrimPaddedConvsHook`, :class:`EagerStepHook`,
+  :class:`StepTimerHook`.
 
 :mod:`.conventions` checks optimizer conventions when a wrapper is built; :mod:`.audit` lists
 every parameter's group, lr, weight decay and trust-ratio exclusion

@@ -28,9 +28,8 @@ from mmengine.hooks import Hook
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from bocb_mm.registry import HOOKS
-
 from bocb_mm.models.trimmed_conv import trim_padded_convs
+from bocb_mm.registry import HOOKS
 
 from .amp import enable_amp
 

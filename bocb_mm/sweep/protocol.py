@@ -5,18 +5,20 @@ For every backbone x optimizer pair:
 1. **Grid.** A few learning rates, log-spaced around the optimizer's typical value
    (``typical_lr x lr_factors``); weight decay fixed per optimizer.
 2. **Successive halving.** Every grid point trains with ``tune_seed`` on the fit split for the
-   first ``halving_epochs`` of the full schedule and is scored on the validation split; the best
-   ``keep`` continue (resumed from their checkpoint, same schedule) to ``epochs`` and are scored
-   again. With ``keep=1`` nothing continues: the first rung's best is the choice, and the seeded
-   finals are the last rung (a single survivor's continuation would choose nothing). With
-   ``halving_epochs=None`` every grid point trains the full ``epochs``.
+   first ``halving_epochs`` of the full schedule and is scored on the validation split; the
+   ``keep`` best by the selection rule below continue (resumed from their checkpoint, same
+   schedule) to ``epochs`` and are scored again. With ``keep=1`` nothing continues: the first
+   rung chooses, and the seeded finals are the last rung (a single survivor's continuation
+   would choose nothing). With ``halving_epochs=None`` every grid point trains the full
+   ``epochs``.
 3. **Selection.** The highest validation top-1 of the selection rung (:attr:`~TuningProtocol.
    selection_stage`) wins; ties go to the lr closest (in log scale) to the typical one, then the
    smaller. Runs with a non-finite loss are recorded as ``diverged`` with their lr and rank last.
    The test split is never read.
    **Stalls.** With ``stall_top1`` set, a score at or below it (e.g. twice the chance rate) is
-   no signal. When no grid point scores above it, the side of the grid away from the trouble
-   is chosen: if some point diverged, the smallest lr that trained (next to the divergence wall
+   no signal, at every selection (survivors, edges, the choice). When no point scores above
+   it, the side of the grid away from the trouble is chosen: if a point of the original grid
+   diverged (not merely failed), the smallest lr that trained (next to the divergence wall
    a run often stalls at chance instead of overflowing: the mini ConvNeXt's LARS sat at chance
    at 0.38 and 1.2 after 3 epochs, diverged above, and learned at 0.12); if none diverged, the
    largest (the whole grid is too small to move in the first rung: LION's typical lr on the
@@ -40,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Collection, Iterable, Protocol, Sequence
 
 from .collect import is_finished, read_record, result_row
 from .plan import Run
@@ -162,8 +164,8 @@ class TuningProtocol:
                             'grid when the first rung\'s choice sits on it (or all diverged)'
                             if self.extend_edges and self.halving else None),
             stall=(f'a validation top-1 <= {self.stall_top1:g} % is no signal; when no grid '
-                   'point scores above it, the smallest lr that trained is chosen if some '
-                   'point diverged, else the largest'
+                   'point scores above it, the smallest lr that trained is chosen if a point '
+                   'of the original grid diverged, else the largest'
                    if self.stall_top1 is not None else None),
             tune_seed=self.tune_seed, final_seeds=list(self.final_seeds),
             selection=(f'highest validation top-1 after {self._selection_epochs()} epochs'
@@ -265,34 +267,42 @@ def with_signal(scores: dict[float, float | None], stall_top1: float | None = No
 
 
 def select_lr(scores: dict[float, float | None], typical_lr: float,
-              stall_top1: float | None = None) -> float | None:
+              stall_top1: float | None = None,
+              diverged: Collection[float] | None = None) -> float | None:
     """The protocol's choice among a pair's grid points.
 
     Args:
         scores: lr -> validation top-1 (None: diverged or failed).
         typical_lr: The grid's centre, for ties.
         stall_top1: Scores at or below it are no signal (:class:`TuningProtocol`).
+        diverged: The lrs whose divergence decides the no-signal side (the driver passes the
+            diverged points of the pair's original grid, so neither a crashed run nor a point
+            the grid grew to changes the side); None: every lr of ``scores`` without a finite
+            score.
 
     Returns:
         The best-scoring lr with signal; when none has signal, the smallest lr that trained if
-        some point diverged (or failed), else the largest; None when every point diverged.
+        a point diverged, else the largest; None when no point trained.
     """
     signal = with_signal(scores, stall_top1)
     if not signal:
         trained = _trained(scores)
         if not trained:
             return None
-        return min(trained) if len(trained) < len(scores) else max(trained)
+        if diverged is None:
+            diverged = [lr for lr in scores if lr not in trained]
+        return min(trained) if diverged else max(trained)
     return min(signal, key=lambda lr: (-signal[lr], abs(math.log10(lr / typical_lr)), lr))
 
 
 def survivors(scores: dict[float, float | None], typical_lr: float, keep: int,
-              stall_top1: float | None = None) -> list[float]:
+              stall_top1: float | None = None,
+              diverged: Collection[float] | None = None) -> list[float]:
     """The ``keep`` best grid points after the first rung (the same order as :func:`select_lr`)."""
     ranked = []
     rest = dict(scores)
     while rest and len(ranked) < keep:
-        best = select_lr(rest, typical_lr, stall_top1)
+        best = select_lr(rest, typical_lr, stall_top1, diverged)
         if best is None:
             break
         ranked.append(best)
@@ -307,6 +317,7 @@ class _PairState:
         self.pair = pair
         self.protocol = protocol
         self.lrs = protocol.grid(pair.typical_lr)
+        self.grid = tuple(self.lrs)  # the original grid (self.lrs may grow)
         self.rung0: dict[float, Outcome] = {}
         self.rung1: dict[float, Outcome] = {}
         self.finals: list[Outcome] = []
@@ -319,6 +330,19 @@ class _PairState:
 
     def _scores(self, outcomes: dict[float, Outcome]) -> dict[float, float | None]:
         return {lr: o.score for lr, o in outcomes.items()}
+
+    def _diverged(self) -> list[float]:
+        """The original grid's diverged points (they decide the no-signal side)."""
+        first = self.rung0 if self.protocol.halving else self.rung1
+        return [lr for lr in self.grid if lr in first and first[lr].status == 'diverged']
+
+    def _select(self, outcomes: dict[float, Outcome]) -> float | None:
+        return select_lr(self._scores(outcomes), self.pair.typical_lr, self.protocol.stall_top1,
+                         self._diverged())
+
+    def _survivors(self) -> list[float]:
+        return survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep,
+                         self.protocol.stall_top1, self._diverged())
 
     def add(self, outcome: Outcome) -> list[Trial]:
         """Record an outcome; returns the trials it unlocks."""
@@ -334,20 +358,18 @@ class _PairState:
                 return extra
             if not self.protocol.continues:
                 return self._finals()
-            best = survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep,
-                             self.protocol.stall_top1)
             return [Trial(self.pair, lr, 'rung1', self.protocol.tune_seed,
-                          resume_from=self.rung0[lr].trial) for lr in best] or self._finals()
+                          resume_from=self.rung0[lr].trial)
+                    for lr in self._survivors()] or self._finals()
         if stage == 'rung1' and len(self.rung1) == self.expected_rung1():
             return self._finals()
         return []
 
     def _edge_trial(self) -> list[Trial]:
-        """One more first-rung trial beyond the grid's edge, when the best sits on it."""
+        """One more first-rung trial beyond the grid's edge, when the choice sits on it."""
         if self.extended >= self.protocol.extend_edges:
             return []
-        best = select_lr(self._scores(self.rung0), self.pair.typical_lr, self.protocol.stall_top1)
-        lr = self.protocol.beyond_edge(self.lrs, best)
+        lr = self.protocol.beyond_edge(self.lrs, self._select(self.rung0))
         if lr is None or lr in self.lrs:
             return []
         self.extended += 1
@@ -357,13 +379,11 @@ class _PairState:
     def expected_rung1(self) -> int:
         if not self.protocol.halving:
             return len(self.lrs)
-        return len(survivors(self._scores(self.rung0), self.pair.typical_lr, self.protocol.keep,
-                             self.protocol.stall_top1))
+        return len(self._survivors())
 
     def _finals(self) -> list[Trial]:
         selection = self.rung0 if self.protocol.selection_stage == 'rung0' else self.rung1
-        self.chosen = select_lr(self._scores(selection), self.pair.typical_lr,
-                                self.protocol.stall_top1)
+        self.chosen = self._select(selection)
         if self.chosen is None:
             return []
         return [Trial(self.pair, self.chosen, 'final', s) for s in self.protocol.final_seeds]
@@ -515,17 +535,28 @@ def diverged_runs(result: ProtocolResult) -> list[dict]:
 
 
 def choices_without_signal(result: ProtocolResult) -> list[dict]:
-    """Pairs whose chosen lr scored no better than the protocol's ``stall_top1`` (chosen by the
-    no-signal rule of :func:`select_lr`), with their grid's scores."""
+    """Pairs chosen by the no-signal rule of :func:`select_lr`.
+
+    Args:
+        result: The protocol's result.
+
+    Returns:
+        One dict per pair whose chosen lr scored no better than ``stall_top1``: backbone,
+        optimizer, the chosen lr and ``grid``: ``[lr, validation top-1]`` pairs of the selection
+        stage (the run's status instead of a score when it did not finish), by lr. Empty when
+        the protocol has no stall rule.
+    """
     stall = result.protocol.stall_top1
     if stall is None:
         return []
     out = []
     for r in result.tuning:
         if r['chosen'] and r['val_top1'] is not None and r['val_top1'] <= stall:
-            grid = {row['lr']: (row['val_top1'] if row['status'] == 'finished' else row['status'])
-                    for row in result.tuning if (row['backbone'], row['optimizer'], row['stage'])
-                    == (r['backbone'], r['optimizer'], r['stage'])}
+            grid = sorted([row['lr'], row['val_top1'] if row['status'] == 'finished'
+                           else row['status']]
+                          for row in result.tuning if (row['backbone'], row['optimizer'],
+                                                       row['stage'])
+                          == (r['backbone'], r['optimizer'], r['stage']))
             out.append(dict(backbone=r['backbone'], optimizer=r['optimizer'], lr=r['lr'],
                             grid=grid))
     return out

@@ -82,7 +82,10 @@ def test_typical_hparams_are_the_tables_modes():
 def test_tuned_report(tmp_path):
     from bocb_mm.analysis.report import make_report
     results, tuning, diverged = _write_tuned(tmp_path)
-    protocol = dict(name='tuned', lr_grid='typical lr x 1, 3.16', diverged=diverged)
+    blind = [dict(backbone='R-50', optimizer='LAMB', lr=1e-3,
+                  grid=[[1e-3, 10.1], [3.16e-3, 9.8], [1e-2, 'diverged']])]
+    protocol = dict(name='tuned', lr_grid='typical lr x 1, 3.16', diverged=diverged,
+                    chosen_without_signal=blind)
     summary = make_report(results, tmp_path / 'report', protocol=protocol, tuning=tuning,
                           n_boot=400)
     assert summary['protocol']['lr_grid'] == 'typical lr x 1, 3.16'
@@ -109,8 +112,10 @@ def test_tuned_report(tmp_path):
         png = out / 'figures' / f'lr_sensitivity_{b}.png'
         assert _png_size(png) == (1600, 500)
     md = (out / 'report.md').read_text()
-    for title in ('Tuning protocol', 'Final table', 'Diverged runs',
+    for title in ('Tuning protocol', 'Final table', 'Diverged runs', 'Choices without signal',
                   'Coupling differences larger than their CIs', 'Learning-rate sensitivity: R-50'):
         assert f'## {title}' in md
+    assert '0.001: 10.1, 0.00316: 9.8, 0.01: diverged' in md
+    assert 'chosen_without_signal' not in md.split('## Final table')[0]  # not a protocol bullet
     assert json.loads((out / 'summary.json').read_text()) == summary
     assert (out / 'final_table.csv').is_file() and (out / 'coupling_differences.csv').is_file()

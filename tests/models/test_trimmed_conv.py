@@ -12,8 +12,6 @@ from torch import nn
 
 from bocb_mm.models.trimmed_conv import TrimmedConv2d, trim_padded_convs, trimmable
 
-pytest.importorskip('mmpretrain')
-
 
 def _pair(conv: nn.Conv2d) -> tuple[nn.Conv2d, nn.Conv2d]:
     """``conv`` (float64) and a trimmed copy with the same parameters."""
@@ -36,7 +34,8 @@ def _forward_backward(conv: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> l
 @pytest.mark.parametrize('kernel', [3, 5, 7, (7, 3)])
 @pytest.mark.parametrize('size', [(1, 1), (2, 2), (3, 3), (4, 4), (8, 8), (2, 5), (1, 4)])
 @pytest.mark.parametrize('depthwise', [False, True])
-def test_trimmed_equals_untrimmed(kernel, size, depthwise):
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_trimmed_equals_untrimmed(kernel, size, depthwise, channels_last):
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     channels = 6
     torch.manual_seed(0)
@@ -44,6 +43,9 @@ def test_trimmed_equals_untrimmed(kernel, size, depthwise):
                                     groups=channels if depthwise else 1, bias=True))
     x = torch.randn(3, channels, *size, dtype=torch.float64)
     grad = torch.randn(3, channels, *size, dtype=torch.float64)
+    if channels_last:  # what ChannelsLastHook does to the model and its batches
+        trimmed = trimmed.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     expected, got = _forward_backward(conv, x, grad), _forward_backward(trimmed, x, grad)
     for want, have in zip(expected, got):
         torch.testing.assert_close(have, want, rtol=1e-12, atol=1e-12)
@@ -74,6 +76,7 @@ def test_only_same_padded_stride_one_convs_are_trimmable(conv, eligible):
                                               ('mini-vit', 0)])
 def test_mini_backbones_keep_their_function_and_checkpoint(config, switched):
     """The main job's models: same state_dict keys, outputs and gradients after switching."""
+    pytest.importorskip('mmpretrain')
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
 

@@ -57,6 +57,10 @@ def test_stalled_points_are_no_signal() -> None:
     assert select_lr({0.1: 15.0, 1.0: 60.0}, 1.0, stall_top1=20.0) == 1.0
     assert select_lr({1.0: None, 3.0: float('inf')}, 1.0, stall_top1=20.0) is None
     assert survivors({0.1: 15.0, 1.0: 60.0, 3.0: 18.0}, 1.0, keep=2, stall_top1=20.0) == [1.0, 3.0]
+    # the side is decided by divergence, not by a run that crashed (``diverged`` given)
+    crashed = {0.1: None, 1.0: 12.0, 3.0: 15.0}
+    assert select_lr(crashed, 1.0, stall_top1=20.0) == 1.0
+    assert select_lr(crashed, 1.0, stall_top1=20.0, diverged=[]) == 3.0
     protocol = TuningProtocol(lr_factors=(1.0, 2.0), epochs=4, stall_top1=20.0)
     assert '20 %' in protocol.describe()['stall']
     assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['stall'] is None
@@ -158,8 +162,9 @@ def _mini_lars(tmp_path, executor, **kwargs):
     from bocb_mm.sweep.plan import Run
     from bocb_mm.sweep.protocol import Pair, run_protocol
 
+    options = {**dict(keep=1, final_seeds=(1, 2, 3), extend_edges=1), **kwargs}
     protocol = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3,
-                              keep=1, final_seeds=(1, 2, 3), extend_edges=1, **kwargs)
+                              **options)
 
     def make_run(trial) -> Run:
         work_dir = tmp_path / f'{trial.stage}_{trial.lr:g}_s{trial.seed}'
@@ -185,7 +190,8 @@ def test_driver_grows_a_stalled_grid_away_from_its_wall(tmp_path, stall_from: fl
     without = choices_without_signal(result)
     assert [(c['backbone'], c['lr']) for c in without] == ([('mini', chosen)] if blind else [])
     if blind:
-        assert without[0]['grid'][3.79] == 'diverged' and without[0]['grid'][1.2] == 10.0
+        grid = dict(without[0]['grid'])
+        assert grid[3.79] == 'diverged' and grid[1.2] == 10.0
     # without the rule, the noise at chance picks 1.2 (interior: no growth)
     plain = _mini_lars(tmp_path / 'plain', _ScoreByLr(0.05, 3.0, stall_from))
     assert {row['lr'] for row in plain.finals} == {1.2}
@@ -214,3 +220,26 @@ def test_driver_grows_a_grid_with_no_signal_and_no_divergence_upwards(tmp_path) 
     assert sorted({row['lr'] for row in result.tuning}) == [0.379, 1.2, 3.79, 12.0, 38.0]
     assert {row['lr'] for row in result.finals} == {38.0}
     assert choices_without_signal(result) == []
+
+
+def test_a_grid_grown_upwards_keeps_its_side_when_the_new_point_diverges(tmp_path) -> None:
+    """No signal and no divergence in the grid: it grows up; if the new point diverges, the
+    choice stays the largest lr that trained (the grid's side is decided by the grid)."""
+    from bocb_mm.sweep.protocol import choices_without_signal
+
+    result = _mini_lars(tmp_path, _ScoreByLr(best_lr=1.0, wall=20.0, stall=0.0), stall_top1=20.0)
+    assert sorted({row['lr'] for row in result.tuning}) == [0.379, 1.2, 3.79, 12.0, 38.0]
+    assert [row['status'] for row in result.tuning if row['lr'] == 38.0] == ['diverged']
+    assert {row['lr'] for row in result.finals} == {12.0}
+    assert [c['lr'] for c in choices_without_signal(result)] == [12.0]
+
+
+def test_survivors_and_rung1_follow_the_stall_rule(tmp_path) -> None:
+    """keep=2: the grid grows below its stalled points, the learning point and the smallest
+    stalled one continue, and the rung-1 choice is the one with signal."""
+    result = _mini_lars(tmp_path, _ScoreByLr(best_lr=0.05, wall=3.0, stall=0.3), stall_top1=20.0,
+                        keep=2)
+    rung1 = sorted(row['lr'] for row in result.tuning if row['stage'] == 'rung1')
+    assert rung1 == [0.12, 0.379]
+    assert [row['lr'] for row in result.tuning if row['chosen']] == [0.12]
+    assert {row['lr'] for row in result.finals} == {0.12}
