@@ -256,14 +256,11 @@ class Outcome:
         return self.row.get('last_top1') if self.status == 'finished' else None
 
 
-def _trained(scores: dict[float, float | None]) -> dict[float, float]:
-    return {lr: s for lr, s in scores.items() if s is not None and math.isfinite(s)}
-
-
 def with_signal(scores: dict[float, float | None], stall_top1: float | None = None,
                 ) -> dict[float, float]:
     """The grid points that trained and score above ``stall_top1`` (None: every finite one)."""
-    return {lr: s for lr, s in _trained(scores).items() if stall_top1 is None or s > stall_top1}
+    return {lr: s for lr, s in scores.items() if s is not None and math.isfinite(s)
+            and (stall_top1 is None or s > stall_top1)}
 
 
 def select_lr(scores: dict[float, float | None], typical_lr: float,
@@ -286,7 +283,7 @@ def select_lr(scores: dict[float, float | None], typical_lr: float,
     """
     signal = with_signal(scores, stall_top1)
     if not signal:
-        trained = _trained(scores)
+        trained = with_signal(scores)
         if not trained:
             return None
         if diverged is None:

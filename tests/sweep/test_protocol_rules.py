@@ -102,8 +102,10 @@ class _ScoreByLr:
     """An executor that 'trains' instantly: validation top-1 is a function of the lr alone, and an
     lr at or above ``wall`` diverges. It writes what a real run leaves (record and scalars)."""
 
-    def __init__(self, best_lr: float, wall: float, stall: float = float('inf')) -> None:
-        self.best_lr, self.wall, self.stall, self.lrs = best_lr, wall, stall, []
+    def __init__(self, best_lr: float, wall: float, stall: float = float('inf'),
+                 slow_below: float = 0.0) -> None:
+        self.best_lr, self.wall, self.lrs = best_lr, wall, []
+        self.stall, self.slow_below = stall, slow_below
 
     def submit(self, run):
         import json
@@ -116,8 +118,10 @@ class _ScoreByLr:
         os.makedirs(os.path.join(run.work_dir, 't', 'vis_data'), exist_ok=True)
         status = 'diverged' if lr >= self.wall else 'finished'
         if status == 'finished':
-            top1 = (90.0 - 10 * abs(math.log10(lr / self.best_lr)) if lr < self.stall
-                    else 10.0)  # at or above ``stall``: stuck at the chance rate
+            # at or above ``stall`` (past the wall) or below ``slow_below`` (too small to
+            # move): stuck at the chance rate
+            stuck = lr >= self.stall or lr < self.slow_below
+            top1 = 10.0 if stuck else 90.0 - 10 * abs(math.log10(lr / self.best_lr))
             with open(os.path.join(run.work_dir, 't', 'vis_data', 'scalars.json'), 'w') as f:
                 f.write(json.dumps({'accuracy/top1': top1, 'step': 1}) + '\n')
         record = dict(status=status, wall_time=0.0)
@@ -198,25 +202,11 @@ def test_driver_grows_a_stalled_grid_away_from_its_wall(tmp_path, stall_from: fl
     assert choices_without_signal(plain) == []
 
 
-class _SlowBelow(_ScoreByLr):
-    """Below ``threshold`` the first rung stays at chance (the lr is too small to move)."""
-
-    def __init__(self, threshold: float) -> None:
-        super().__init__(best_lr=50.0, wall=float('inf'))
-        self.threshold = threshold
-
-    def submit(self, run):
-        if float(run.extra_args[0]) < self.threshold:
-            self.stall = 0.0  # every lr "stalls" (scores 10 %)
-        else:
-            self.stall = float('inf')
-        return super().submit(run)
-
-
 def test_driver_grows_a_grid_with_no_signal_and_no_divergence_upwards(tmp_path) -> None:
     from bocb_mm.sweep.protocol import choices_without_signal
 
-    result = _mini_lars(tmp_path, _SlowBelow(threshold=20.0), stall_top1=20.0)
+    result = _mini_lars(tmp_path, _ScoreByLr(best_lr=50.0, wall=float('inf'), slow_below=20.0),
+                        stall_top1=20.0)
     assert sorted({row['lr'] for row in result.tuning}) == [0.379, 1.2, 3.79, 12.0, 38.0]
     assert {row['lr'] for row in result.finals} == {38.0}
     assert choices_without_signal(result) == []
