@@ -20,7 +20,6 @@ refuses to write into a folder that already holds something unless ``--force`` i
 from __future__ import annotations
 
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -56,8 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def check_layout(root: str) -> list[str]:
-    """Problems with a COCO root: missing annotation files, images they name, person boxes."""
+    """Problems with a COCO root: missing or damaged annotation files, images they name that
+    are missing, boxes of negative extent (:func:`bocb_mm.utils.data_check.check_coco`),
+    person boxes."""
     from bocb_mm.datasets.coco_synthetic import PERSON_BOXES
+    from bocb_mm.utils.data_check import DataNotFoundError, check_coco
     problems = []
     for rel in ANNOTATIONS:
         path = osp.join(root, rel)
@@ -65,13 +67,10 @@ def check_layout(root: str) -> list[str]:
             problems.append(f'missing {path}')
             continue
         split = 'train2017' if '_train' in rel else 'val2017'
-        with open(path, encoding='utf-8') as f:
-            images = json.load(f).get('images', [])
-        absent = [im['file_name'] for im in images
-                  if not osp.isfile(osp.join(root, split, im['file_name']))]
-        if absent:
-            problems.append(f'{path}: {len(absent)} of {len(images)} images missing from '
-                            f'{osp.join(root, split)} (first: {absent[0]})')
+        try:
+            check_coco(path, osp.join(root, split), key=rel)
+        except DataNotFoundError as err:  # and DataContentError
+            problems.append(str(err))
     if not osp.isfile(osp.join(root, PERSON_BOXES)):
         problems.append(f'missing {osp.join(root, PERSON_BOXES)} (TopDown validation on detected '
                         'persons; or use --cfg-options val_dataloader.dataset.bbox_file=None '

@@ -3,9 +3,15 @@ pre-trained checkpoint is missing or does not fit the model part it initialises.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import os.path as osp
+import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
 
 # The data loaders each tool uses: training validates on val_dataloader; testing reads only
 # test_dataloader (a person-box file or data root set for one is not needed by the other).
@@ -45,6 +51,10 @@ class CheckpointMismatchError(DataNotFoundError):
     """A pre-trained checkpoint exists but does not fit the model part it initialises."""
 
 
+class DataContentError(DataNotFoundError):
+    """A data set is on disk but unreadable, empty, or holds values training cannot use."""
+
+
 class PretrainedFitWarning(UserWarning):
     """A pre-trained checkpoint fits, but leaves some tensors of the model part unloaded."""
 
@@ -62,7 +72,8 @@ def _datasets(cfg: Any, loaders: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
 
 def check_data_roots(cfg: Any, loaders: tuple[str, ...] = TRAIN_LOADERS,
                      pretrained: bool = True) -> None:
-    """Raise :class:`DataNotFoundError` naming the expected layout if a data root is missing.
+    """Raise :class:`DataNotFoundError` naming the expected layout if a data root is missing,
+    and :class:`DataContentError` if a found data set is unusable (:func:`check_contents`).
 
     Args:
         cfg: an mmengine ``Config`` (or dict) with ``*_dataloader.dataset.data_root``.
@@ -86,6 +97,7 @@ def check_data_roots(cfg: Any, loaders: tuple[str, ...] = TRAIN_LOADERS,
                 'on detected person boxes). Get them as docs/datasets.md ("COCO 2017") says, or '
                 f'evaluate on ground-truth boxes: --cfg-options {key}.dataset.bbox_file=None')
         if not missing:
+            check_contents(cfg, key, dataset)
             continue
         dtype = str(dataset.get('type', '?')).split('.')[-1]
         layout, how = _HOW_TO_GET.get(f'{dtype}@{scope}', _HOW_TO_GET.get(dtype, ('', '')))
@@ -97,6 +109,223 @@ def check_data_roots(cfg: Any, loaders: tuple[str, ...] = TRAIN_LOADERS,
         raise DataNotFoundError(msg)
     if pretrained:
         check_pretrained(cfg)
+
+
+class CifarLayout(NamedTuple):
+    """Where mmpretrain's ``CIFAR10`` / ``CIFAR100`` (and their subclasses) read a split."""
+
+    folder: str
+    files: dict[str, tuple[str, ...]]
+    num_classes: int
+
+
+CIFAR_LAYOUTS = {
+    'CIFAR100': CifarLayout('cifar-100-python', {'train': ('train',), 'test': ('test',)}, 100),
+    'CIFAR10': CifarLayout('cifar-10-batches-py',
+                           {'train': tuple(f'data_batch_{i}' for i in range(1, 6)),
+                            'test': ('test_batch',)}, 10),
+}
+CIFAR_ROW = 3 * 32 * 32  # values per image row of a CIFAR pickle (CHW)
+# files checked in this process: (path, size, mtime, ...) -> what the check found
+_CHECKED: dict[tuple, int] = {}
+
+
+def _type_name(dataset: dict) -> str:
+    return str(dataset.get('type', '?')).split('.')[-1]
+
+
+def _stat_key(path: str, *extra: Any) -> tuple:
+    stat = os.stat(path)
+    return (osp.abspath(path), stat.st_size, stat.st_mtime_ns, *extra)
+
+
+def _under(root: str | None, path: str) -> str:
+    return path if osp.isabs(path) or not root else osp.join(root, path)
+
+
+def check_contents(cfg: Any, key: str, dataset: dict) -> None:
+    """Check what a found data set holds, for the data sets whose files this module knows.
+
+    CIFAR (mmpretrain's ``CIFAR10`` / ``CIFAR100`` and the bocb_mm readers of that format):
+    :func:`check_cifar` on the loader's split; COCO (mmdet's and mmpose's ``CocoDataset``):
+    :func:`check_coco`. Other data sets are left to their readers.
+
+    Args:
+        cfg: The config (the model's ``head.num_classes`` bounds the labels).
+        key: The data loader (``train_dataloader``), for the messages.
+        dataset: Its (innermost) dataset config.
+
+    Raises:
+        DataNotFoundError: a file the data set lists is missing.
+        DataContentError: a file is unreadable, a split empty, or a value unusable.
+    """
+    dtype = _type_name(dataset)
+    layout = next((CIFAR_LAYOUTS[name] for name in CIFAR_LAYOUTS if dtype.endswith(name)), None)
+    if layout is not None:
+        prefix = dataset.get('data_prefix') or ''
+        root = _under(dataset.get('data_root'), prefix if isinstance(prefix, str) else '')
+        bounds = _class_bounds(cfg, key, dataset, layout)
+        check_cifar(root, dataset.get('split', 'train'), layout, bounds, key)
+    elif dtype == 'CocoDataset' and str(dataset.get('ann_file', '')).endswith('.json'):
+        prefix = dataset.get('data_prefix') or {}
+        images = _under(dataset.get('data_root'), prefix.get('img', '')
+                        if isinstance(prefix, dict) else '')
+        check_coco(_under(dataset.get('data_root'), dataset['ann_file']), images, key)
+
+
+def _class_bounds(cfg: Any, key: str, dataset: dict, layout: CifarLayout) -> list[tuple[int, str]]:
+    """``(number of classes, where it comes from)`` of the data set and of the model's head."""
+    classes = (dataset.get('metainfo') or {}).get('classes')
+    bounds = [(len(classes), f'{key}.dataset.metainfo.classes') if classes else
+              (layout.num_classes, f'the classes of {_type_name(dataset)}')]
+    head = (cfg.get('model') or {}).get('head')
+    if isinstance(head, dict) and isinstance(head.get('num_classes'), int):
+        bounds.append((head['num_classes'], 'model.head.num_classes'))
+    return bounds
+
+
+def check_cifar(root: str, split: str, layout: CifarLayout,
+                bounds: list[tuple[int, str]], key: str = 'dataset') -> int:
+    """Check a CIFAR split before training reads it; return its number of images.
+
+    mmpretrain's reader takes whatever the pickles hold: a label outside the classes is scored
+    as a wrong answer (or fails in the loss), a NaN pixel makes the loss NaN (a run that looks
+    diverged), an empty split fails in the evaluator after a whole epoch, and a truncated file
+    fails with an unpickling error that does not name it.
+
+    Args:
+        root: The folder holding ``layout.folder``.
+        split: ``'train'`` or ``'test'``.
+        layout: The format's folder and file names (:data:`CIFAR_LAYOUTS`).
+        bounds: ``(number of classes, its source)``: every label must be below the smallest.
+        key: The data loader, for the messages.
+
+    Raises:
+        DataNotFoundError: a file of the split is missing.
+        DataContentError: a file is unreadable, the split empty, a label outside
+            ``[0, classes)``, or a pixel value not finite.
+    """
+    if split not in layout.files:
+        return 0  # the reader refuses it, naming the splits it knows
+    bound, source = min(bounds)
+    folder = osp.join(root, layout.folder)
+    total = 0
+    for name in layout.files[split]:
+        path = osp.join(folder, name)
+        if not osp.isfile(path):
+            raise DataNotFoundError(f'{key}: CIFAR file {path} of the {split!r} split not found '
+                                    f'({layout.folder}/ holds {_listing(_all_files(layout))})')
+        cache = _stat_key(path, bound)
+        if cache not in _CHECKED:
+            _CHECKED[cache] = _check_cifar_file(path, bound, source, key)
+        total += _CHECKED[cache]
+    if not total:
+        raise DataContentError(f'{key}: the {split!r} split at {folder} holds no images')
+    return total
+
+
+def _all_files(layout: CifarLayout) -> list[str]:
+    return [name for files in layout.files.values() for name in files]
+
+
+def _read_pickle(path: str, key: str) -> Any:
+    try:
+        with open(path, 'rb') as f:
+            return pickle.load(f, encoding='latin1')
+    except Exception as err:  # noqa: BLE001 - any reader error means the file is unusable
+        reason = f'{type(err).__name__}: {err}'.strip().rstrip(':')
+        raise DataContentError(f'{key}: CIFAR file {path} is truncated or damaged ({reason}); '
+                               'write it again') from None
+
+
+def _check_cifar_file(path: str, bound: int, source: str, key: str) -> int:
+    """Check one CIFAR pickle (see :func:`check_cifar`); return its number of images."""
+    entry = _read_pickle(path, key)
+    # mmpretrain's reader: 'labels' (CIFAR-10), else 'fine_labels' (CIFAR-100)
+    labels_key = 'labels' if isinstance(entry, dict) and 'labels' in entry else 'fine_labels'
+    if not isinstance(entry, dict) or 'data' not in entry or labels_key not in entry:
+        found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+        raise DataContentError(f'{key}: CIFAR file {path} holds no "data" and "labels" or '
+                               f'"fine_labels" (found {found})')
+    data, labels = np.asarray(entry['data']), np.asarray(entry[labels_key])
+    where = f'{key}: CIFAR file {path}'
+    if labels.ndim != 1 or data.size != len(labels) * CIFAR_ROW or data.dtype.kind not in 'uif':
+        raise DataContentError(f'{where}: {data.size} {data.dtype} pixel values for '
+                               f'{labels.size} labels ({CIFAR_ROW} numbers per 32x32 RGB image)')
+    if labels.size and labels.dtype.kind not in 'iu':
+        raise DataContentError(f'{where}: labels are {labels.dtype}, not integers')
+    bad = np.flatnonzero((labels < 0) | (labels >= bound))
+    if bad.size:
+        raise DataContentError(
+            f'{where}: {bad.size} of {labels.size} labels are outside [0, {bound}) ({source}), '
+            f'e.g. {labels[bad[0]]} at image {bad[0]}')
+    if data.dtype.kind == 'f':
+        broken = np.flatnonzero(~np.isfinite(data.reshape(len(labels), -1)).all(axis=1))
+        if broken.size:
+            raise DataContentError(f'{where}: {broken.size} of {labels.size} images hold NaN or '
+                                   f'infinite pixel values, e.g. image {broken[0]}')
+    return int(labels.size)
+
+
+def check_coco(ann_file: str, image_dir: str, key: str = 'dataset') -> int:
+    """Check a COCO annotation file against its images; return the number of images listed.
+
+    mmdet and mmpose read the image files only when a batch needs them, so a missing one stops
+    training at its first load, and mmdet drops a box of negative width or height without a
+    word (COCO boxes are ``[x, y, width, height]``; a negative extent is a writer's mistake, such
+    as corners stored as ``[x1, y1, x2, y2]`` with ``x2 < x1``, and is refused here).
+
+    Args:
+        ann_file: The annotation json.
+        image_dir: The folder its ``file_name`` entries are relative to.
+        key: The data loader, for the messages.
+
+    Raises:
+        DataNotFoundError: images listed in the annotations are not in ``image_dir`` (the first
+            few are named, and the count).
+        DataContentError: the file is not readable json, or boxes have a negative extent.
+    """
+    cache = _stat_key(ann_file, image_dir, osp.isdir(image_dir) and os.stat(image_dir).st_mtime_ns)
+    if cache in _CHECKED:
+        return _CHECKED[cache]
+    try:
+        with open(ann_file, encoding='utf-8') as f:
+            coco = json.load(f)
+    except (OSError, ValueError) as err:
+        raise DataContentError(f'{key}: COCO annotation file {ann_file} is truncated or not '
+                               f'json ({err})') from None
+    if not isinstance(coco, dict):
+        raise DataContentError(f'{key}: {ann_file} is not a COCO annotation file (a json object '
+                               f'with "images" and "annotations"; found a {type(coco).__name__})')
+    images = coco.get('images') or []
+    missing = _missing_images(image_dir, [str(im.get('file_name')) for im in images])
+    if missing:
+        raise DataNotFoundError(
+            f'{key}: {len(missing)} of {len(images)} images listed in {ann_file} are not in '
+            f'{image_dir}: {_listing(missing, 5)} (training would stop at the first it loads; '
+            'put them there, or leave them out of the annotations)')
+    bad = [a for a in (coco.get('annotations') or []) if _negative_extent(a.get('bbox'))]
+    if bad:
+        shown = [f'annotation {a.get("id")} (image {a.get("image_id")}): bbox {a["bbox"]}'
+                 for a in bad]
+        raise DataContentError(
+            f'{key}: {len(bad)} boxes in {ann_file} have a negative width or height (COCO boxes '
+            f'are [x, y, width, height]): {_listing(shown, 5)}')
+    _CHECKED[cache] = len(images)
+    return len(images)
+
+
+def _missing_images(image_dir: str, names: list[str]) -> list[str]:
+    """The names not found under ``image_dir`` (one listing of it, not one look-up per image)."""
+    present = set(os.listdir(image_dir)) if osp.isdir(image_dir) else set()
+    nested = ('/' in n or osp.isabs(n) for n in names)
+    return [n for n, deep in zip(names, nested)
+            if not (n in present or (deep and osp.isfile(_under(image_dir, n))))]
+
+
+def _negative_extent(bbox: Any) -> bool:
+    return (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(isinstance(v, (int, float)) for v in bbox) and min(bbox[2], bbox[3]) < 0)
 
 
 def _init_cfgs(node: Any, path: str = 'model') -> Iterator[tuple[str, dict, dict]]:
