@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import BocbInputError, _numeric
+from .io import BocbInputError, _numeric, check_csv_rows
 
 WD_FLOOR = 1e-6
 
@@ -39,11 +39,13 @@ def load_hparams(path: str | Path) -> pd.DataFrame:
         One row per backbone x optimizer with ``lr`` and ``weight_decay``.
 
     Raises:
-        BocbInputError: On missing columns, non-numeric or non-positive lr, negative wd.
+        BocbInputError: On missing columns, non-numeric or non-positive lr, negative wd, or a
+            row that is cut, malformed or has no backbone / optimizer.
     """
     path = Path(path)
     if not path.is_file() or not path.read_text(encoding='utf-8-sig').strip():
         raise BocbInputError(f'hyper-parameter file missing or empty: {path}')
+    check_csv_rows(path, ('backbone', 'optimizer'))
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding='utf-8-sig')
     raw.columns = [c.strip().lower() for c in raw.columns]
     return optimal_hparams(raw)

@@ -7,6 +7,7 @@ Wide format (the paper's tables): first column ``optimizer``, one column per bac
 from __future__ import annotations
 
 import csv
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,59 @@ def _read_header(path: Path) -> list[str]:
     return [c.strip() for c in row] if row else []
 
 
+LONG_NONEMPTY = ('backbone', 'optimizer', 'seed')
+"""Long-format columns no row may leave empty (``top1`` may be: a run without a result)."""
+
+
+def check_csv_rows(path: str | Path, nonempty: Sequence[str] = ()) -> None:
+    """Check that every row of a CSV is whole: as many fields as the header, none cut off.
+
+    A file cut mid-row (an interrupted or full-disk write) parses as a shorter last row whose
+    last value is a prefix of the real one (``...,LAMB,0,7`` for ``...,LAMB,0,77.1``); readers
+    that fill missing fields with blanks would take it as a result.
+
+    Args:
+        path: The CSV (its first row is the header; blank lines are skipped).
+        nonempty: Columns (case-insensitive) whose cells must not be blank; columns the header
+            does not have are ignored.
+
+    Raises:
+        BocbInputError: Naming the file and line of the first row with too few or too many
+            fields or a blank required cell, or a file whose last row does not end with a
+            newline (cut mid-row).
+    """
+    path = Path(path)
+    with open(path, newline='', encoding='utf-8-sig') as fh:
+        text = fh.read()
+    if text.strip() and not text.endswith(('\n', '\r')):
+        tail = text.rsplit('\n', 1)[-1]
+        raise BocbInputError(f'{path}, line {text.count(chr(10)) + 1}: the last row does not end '
+                             'with a newline; the file looks cut mid-row (an interrupted '
+                             f'write?): {tail[-60:]!r}')
+    reader = csv.reader(io.StringIO(text, newline=''))
+    header = next(reader, None) or []
+    names = [c.strip().lower() for c in header]
+    required = [(names.index(c.lower()), c) for c in nonempty if c.lower() in names]
+    for row in reader:
+        if not row:
+            continue
+        where = f'{path}, line {reader.line_num}'
+        if len(row) != len(header):
+            raise BocbInputError(f'{where}: {len(row)} field(s) where the header has '
+                                 f'{len(header)} (a cut or malformed row): {",".join(row)[:80]!r}')
+        for i, name in required:
+            if not row[i].strip():
+                raise BocbInputError(f'{where}: empty {name} (a required field)')
+
+
+def _nonempty_columns(header: Sequence[str]) -> tuple[str, ...]:
+    """Columns no row may leave blank: :data:`LONG_NONEMPTY`, or a wide table's first column."""
+    names = [c.strip().lower() for c in header]
+    if 'backbone' in names:
+        return LONG_NONEMPTY
+    return (names[0],) if names and names[0] == 'optimizer' else ()
+
+
 def _numeric(values: pd.Series, what: str, labels: Sequence[str]) -> pd.Series:
     """Convert a column to floats, failing with the offending cells named.
 
@@ -201,12 +255,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
         The raw frame (all cells strings, blank cells empty).
 
     Raises:
-        BocbInputError: If the file is missing, empty or has no data rows.
+        BocbInputError: If the file is missing, empty, has no data rows, or a row that is cut,
+            malformed or leaves a required field blank (:func:`check_csv_rows`).
     """
     if not path.is_file():
         raise BocbInputError(f'results file not found: {path}')
     if path.stat().st_size == 0 or not path.read_text(encoding='utf-8-sig').strip():
         raise BocbInputError(f'results file is empty: {path}')
+    check_csv_rows(path, _nonempty_columns(_read_header(path)))
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
                             encoding='utf-8-sig')

@@ -15,10 +15,13 @@ import pandas as pd
 
 from . import coupling as C
 from .core import Analysis
-from .io import BocbInputError, _numeric
+from .io import BocbInputError, _numeric, check_csv_rows
 
 TUNING_REQUIRED = ('backbone', 'optimizer', 'lr', 'typical_lr', 'stage', 'val_top1', 'status')
 """Columns a tuning table must have."""
+
+TUNING_NONEMPTY = ('backbone', 'optimizer', 'lr', 'typical_lr', 'stage', 'status')
+"""Columns no row of a tuning table may leave blank (``val_top1`` may be: a diverged run)."""
 
 
 def load_tuning(tuning: Union[str, Path, pd.DataFrame]) -> pd.DataFrame:
@@ -32,10 +35,16 @@ def load_tuning(tuning: Union[str, Path, pd.DataFrame]) -> pd.DataFrame:
         The frame with numeric ``lr, typical_lr, val_top1, epochs`` and boolean ``chosen``.
 
     Raises:
-        BocbInputError: On missing columns or non-numeric values.
+        BocbInputError: On a missing file, missing columns, non-numeric values, or a row that
+            is cut, malformed or leaves a required field blank.
     """
-    frame = tuning.copy() if isinstance(tuning, pd.DataFrame) else pd.read_csv(
-        tuning, dtype=str, keep_default_na=False)
+    if isinstance(tuning, pd.DataFrame):
+        frame = tuning.copy()
+    else:
+        if not Path(tuning).is_file():
+            raise BocbInputError(f'tuning table not found: {tuning}')
+        check_csv_rows(tuning, TUNING_NONEMPTY)
+        frame = pd.read_csv(tuning, dtype=str, keep_default_na=False)
     missing = [c for c in TUNING_REQUIRED if c not in frame.columns]
     if missing:
         raise BocbInputError(f'tuning table needs columns {", ".join(TUNING_REQUIRED)}; missing: '

@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         import pandas as pd
+
+        from bocb_mm.analysis.io import LONG_NONEMPTY, check_csv_rows
+        try:
+            check_csv_rows(results, LONG_NONEMPTY)
+        except (BocbInputError, OSError) as err:
+            print(f'bocb_report: error: {err}', file=sys.stderr)
+            return 2
         frame = pd.read_csv(results, dtype=str, keep_default_na=False)
         column = f'top1_{args.score}'
         if column not in frame.columns:
