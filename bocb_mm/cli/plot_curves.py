@@ -4,7 +4,8 @@
     python tools/analysis/plot_curves.py RUN --keys loss lr coco/bbox_mAP coco/bbox_mAP_50
 
 A RUN is a work_dir (every ``<timestamp>/vis_data/scalars.json`` under it is read, in order, so
-a resumed run is one curve), a ``<timestamp>`` folder, or a ``scalars.json`` file: mmengine's
+a resumed run is one curve, without what the interrupted attempt logged past the checkpoint it
+resumed from), a ``<timestamp>`` folder, or a ``scalars.json`` file: mmengine's
 ``LocalVisBackend`` writes one JSON object per logged training step (``loss``, ``lr``, ...,
 ``step`` = iteration) and one per validation (the metrics, ``step`` = epoch for epoch-based
 training). One panel per key, one line per run; training keys against the iteration, metric keys
@@ -61,14 +62,17 @@ def default_label(run: str) -> str:
 
 
 def read_curves(run: str, label: str | None = None) -> Curves:
-    """Read a run's records; training records are those with a ``loss``."""
+    """Read a run's records; training records are those with a ``loss``. Of a resumed run,
+    what the interrupted attempt logged past the checkpoint it resumed from is left out
+    (:func:`bocb_mm.sweep.collect.resumed_history`)."""
+    from bocb_mm.sweep.collect import resumed_history
     curves = Curves(label or default_label(run))
+    records = []
     for path in scalar_files(run):
         with open(path, encoding='utf-8') as f:
-            for line in f:
-                if line.strip():
-                    record = json.loads(line)
-                    (curves.train if 'loss' in record else curves.val).append(record)
+            records += [json.loads(line) for line in f if line.strip()]
+    for record in resumed_history(records):
+        (curves.train if 'loss' in record else curves.val).append(record)
     return curves
 
 

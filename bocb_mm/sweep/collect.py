@@ -43,12 +43,50 @@ DIVERGED_MARKERS = ('loss become infinite or NaN',)
 
 
 def read_scalars(work_dir: str) -> list[dict]:
-    """All scalar records of a work_dir, across restarts (resumed runs add a new timestamp)."""
+    """The scalar records of a work_dir across restarts (resumed runs add a new timestamp), as
+    one uninterrupted run would have logged them (:func:`resumed_history`)."""
     records: list[dict] = []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             records += [json.loads(line) for line in f if line.strip()]
-    return records
+    return resumed_history(records)
+
+
+def resumed_history(records: Iterable[dict]) -> list[dict]:
+    """Drop what an interrupted attempt logged past the checkpoint its successor resumed from.
+
+    A resumed run restarts from its last checkpoint, which is often older than the last records
+    of the interrupted attempt (killed mid-epoch, or after evaluating an epoch it did not save);
+    the resumed attempt logs those iterations and evaluations again. A training record (it has
+    mmengine's ``iter``) whose iteration is not past the last one seen marks such a restart: the
+    records before it from that point on are dropped, training records from its iteration,
+    evaluations from its ``epoch`` (their ``step`` counts epochs when training records carry
+    one, iterations otherwise). A restart from scratch keeps only the new attempt.
+
+    Args:
+        records: A run's scalar records in the order they were written (attempts in time order).
+
+    Returns:
+        The records of the history that reached the last attempt, in order.
+    """
+    kept: list[dict] = []
+    last_iter = 0
+    for record in records:
+        it = record.get('iter')
+        if isinstance(it, int) and it > 0:
+            if it <= last_iter:
+                cut = record['epoch'] if 'epoch' in record else it
+                kept = [r for r in kept if not _past(r, it, cut)]
+            last_iter = it
+        kept.append(record)
+    return kept
+
+
+def _past(record: dict, restart_iter: int, restart_step: int) -> bool:
+    """Whether a record lies at or after a restart point (see :func:`resumed_history`)."""
+    if 'iter' in record:
+        return record['iter'] >= restart_iter
+    return record.get('step', 0) >= restart_step
 
 
 def summarize_metrics(records: Sequence[dict], metric: str | None = None,
