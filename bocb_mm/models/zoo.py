@@ -284,9 +284,11 @@ _ZOO: tuple[BackboneInfo, ...] = (
         aliases=('MLP-Mixer-S', 'MLP-Mixer-S/16', 'Mixer-S/16', 'Mixer-S', 'MLP-Mixer'),
         channels=(512, 512, 512, 512), head_type='LinearClsHead', head_in_channels=512,
         gap_neck=True, official_params_m=18.5,
-        _backbone_224=dict(type='mmpretrain.MlpMixer', arch='s', img_size=224, patch_size=16),
+        _backbone_224=dict(type='mmpretrain.MlpMixer', arch='s', img_size=224, patch_size=16,
+                           norm_cfg=dict(type='LN', eps=1e-6)),
         _multiscale=dict(out_indices=[-7, -5, -3, -1]),
-        notes='Outputs are token sequences (B, C, N); the GAP neck pools over tokens. '
+        notes='LayerNorm eps 1e-6 as in the official and timm Mixers (mmpretrain\'s default is '
+              '1e-5). Outputs are token sequences (B, C, N); the GAP neck pools over tokens. '
               'Multi-scale indices are negative (mmpretrain MlpMixer rejects positive ones).'),
     BackboneInfo(
         short_name='Swin-T', full_name='Swin-T', venue="ICCV'2021", recipe='ConvNeXt',

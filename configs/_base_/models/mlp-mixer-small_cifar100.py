@@ -10,7 +10,13 @@ _base_ = ['../datasets/cifar100_bs100_224_randaug.py', '../schedules/cifar100_de
 
 model = dict(
     type='mmpretrain.ImageClassifier',
-    backbone=dict(type='mmpretrain.MlpMixer', arch='s', img_size=224, patch_size=16, drop_rate=0.1),
+    backbone=dict(
+        type='mmpretrain.MlpMixer',
+        arch='s',
+        img_size=224,
+        patch_size=16,
+        norm_cfg=dict(type='LN', eps=1e-06),
+        drop_rate=0.1),
     neck=dict(type='mmpretrain.GlobalAveragePooling', dim=1),
     head=dict(type='mmpretrain.LinearClsHead', num_classes=100, in_channels=512),
     init_cfg=[
