@@ -78,6 +78,26 @@ def test_transnext_any_input_size(size):
     assert all(torch.isfinite(o).all() for o in outs)
 
 
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float16, torch.bfloat16])
+def test_transnext_runs_in_its_parameters_dtype(dtype):
+    """A model cast with ``.to(dtype)`` (no autocast) builds its position tables in that dtype;
+    float64 gives the float32 outputs, half precision runs and stays finite."""
+    torch.manual_seed(0)
+    model = TransNeXt(arch='micro', out_indices=(0, 1, 2, 3))
+    model.init_weights()
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)  # float32 tables cached for the float32 model
+        outs = model.to(dtype)(x.to(dtype))
+    assert all(o.dtype == dtype for o in outs)
+    # outputs are LayerNorm-ed (max |.| ~ 4); measured max errors: 3e-6, 8e-3, 6e-2
+    tol = {torch.float64: 1e-4, torch.float16: 3e-2, torch.bfloat16: 0.2}[dtype]
+    for out, ref in zip(outs, expected):
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out.float(), ref, rtol=tol, atol=tol)
+
+
 def test_transnext_helpers():
     valid, mask = local_window_mask((4, 5), 3, torch.device('cpu'))
     assert valid.shape == (20, 1) and mask.shape == (20, 9)

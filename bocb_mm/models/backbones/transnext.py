@@ -34,16 +34,19 @@ from ._utils import conv_fan_out_init, freeze, parse_out_indices
 
 @torch.no_grad()
 def relative_position_table(query_size: tuple[int, int], key_size: tuple[int, int],
-                            pretrain_size: tuple[int, int],
-                            device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+                            pretrain_size: tuple[int, int], device: torch.device,
+                            dtype: torch.dtype = torch.float32
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-spaced relative coordinates between a query grid and a (pooled) key grid.
 
     Key positions are the averages of the query positions they pool. Coordinates are scaled by
-    the pre-training grid size so that the bias MLP extrapolates to other resolutions.
+    the pre-training grid size so that the bias MLP extrapolates to other resolutions. The table
+    is computed in float32 (as the official code does, so the same pairs are merged whatever the
+    model's precision) and returned in ``dtype``, the dtype of the bias MLP that reads it.
 
     Returns:
-        ``(index, table)``: ``table`` holds the unique coordinate pairs (``(U, 2)``), ``index``
-        maps each (query, key) pair to its row of ``table`` (``(Nq * Nk,)``).
+        ``(index, table)``: ``table`` holds the unique coordinate pairs (``(U, 2)``, ``dtype``),
+        ``index`` maps each (query, key) pair to its row of ``table`` (``(Nq * Nk,)``).
     """
     def axis(n_q: int, n_k: int) -> tuple[torch.Tensor, torch.Tensor]:
         q = torch.arange(n_q, dtype=torch.float32, device=device)
@@ -59,7 +62,7 @@ def relative_position_table(query_size: tuple[int, int], key_size: tuple[int, in
     rel = torch.stack([rel_h, rel_w], dim=-1).reshape(-1, 2)
     table, index = torch.unique(rel, return_inverse=True, dim=0)
     table = torch.sign(table) * torch.log2(table.abs() + 1.0) / math.log2(8)
-    return index, table
+    return index, table.to(dtype)
 
 
 @torch.no_grad()
@@ -68,7 +71,7 @@ def local_window_mask(size: tuple[int, int], window: int,
     """Which of the ``window**2`` neighbours of each pixel lie outside the map (zero padding).
 
     Returns:
-        ``(valid_count, pad_mask)`` of shapes ``(N, 1)`` and ``(N, window**2)``.
+        ``(valid_count, pad_mask)`` of shapes ``(N, 1)`` (float32) and ``(N, window**2)``.
     """
     ones = torch.ones(1, 1, *size, device=device)
     cols = F.unfold(ones, window, padding=window // 2)[0].transpose(0, 1)  # (N, w*w)
@@ -177,7 +180,8 @@ class AggregatedAttention(_CPBMixin):
         ph, pw = self.pool_size(hw)
         pool_len = ph * pw
         valid, pad_mask = pos['local']
-        seq_scale = torch.log(valid + pool_len)  # (N, 1): log of the number of keys
+        # (N, 1): log of the number of keys, computed in float32 as the official buffer is
+        seq_scale = torch.log(valid + pool_len).to(x.dtype)
 
         q_norm = F.normalize(self.q(x).reshape(b, n, heads, hd).transpose(1, 2), dim=-1)
         q_scaled = (q_norm + self.query_embedding) * F.softplus(self.temperature) * seq_scale
@@ -377,17 +381,19 @@ class TransNeXt(BaseBackbone):
         self._freeze_stages()
         return self
 
-    def _positions(self, stage: int, hw: tuple[int, int], device: torch.device) -> dict:
-        """Relative-position tables and local-window masks of one stage for one input size."""
-        key = (stage, hw, str(device))
+    def _positions(self, stage: int, hw: tuple[int, int], device: torch.device,
+                   dtype: torch.dtype) -> dict:
+        """Relative-position tables and local-window masks of one stage for one input size,
+        on ``device`` and in ``dtype`` (the dtype of the stage's parameters)."""
+        key = (stage, hw, str(device), dtype)
         if key not in self._pos_cache:
             grid = (self.pretrain_grids[stage], ) * 2
             sr = self.sr_ratios[stage]
             if sr == 1:
-                pos = dict(pool=relative_position_table(hw, hw, grid, device))
+                pos = dict(pool=relative_position_table(hw, hw, grid, device, dtype))
             else:
                 pooled = (max(hw[0] // sr, 1), max(hw[1] // sr, 1))
-                pos = dict(pool=relative_position_table(hw, pooled, grid, device),
+                pos = dict(pool=relative_position_table(hw, pooled, grid, device, dtype),
                            local=local_window_mask(hw, self.window_size, device))
             if len(self._pos_cache) > 64:
                 self._pos_cache.clear()
@@ -398,8 +404,10 @@ class TransNeXt(BaseBackbone):
         outs = []
         for i in range(self.num_stages):
             x, hw = getattr(self, f'patch_embed{i + 1}')(x)
-            pos = self._positions(i, hw, x.device)
-            for block in getattr(self, f'block{i + 1}'):
+            blocks = getattr(self, f'block{i + 1}')
+            # the tables feed the blocks' bias MLPs: their dtype, not the input's (autocast)
+            pos = self._positions(i, hw, x.device, blocks[0].attn.cpb_fc1.weight.dtype)
+            for block in blocks:
                 x = block(x, hw, pos)
             x = getattr(self, f'norm{i + 1}')(x)
             x = x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
