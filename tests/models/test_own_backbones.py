@@ -67,6 +67,21 @@ def test_unireplknet_classification_output_and_kernel_table():
         UniRepLKNet(arch=dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)))
 
 
+def test_unireplknet_deploy_form_is_the_official_one():
+    """deploy=True has no GRN bias (it is folded into pwconv2), like the official deploy form:
+    31.038M parameters for UniRepLKNet-T with a 1000-class head; switch_to_deploy() gives the
+    same structure."""
+    head = 640 * 1000 + 1000
+    deployed = UniRepLKNet(arch='tiny', deploy=True)
+    assert not any(name.endswith('grn.beta') for name, _ in deployed.named_parameters())
+    count = sum(p.numel() for p in deployed.parameters()) + head
+    assert count == pytest.approx(31.038e6, abs=1e3)
+    model = UniRepLKNet(arch='atto')
+    model.eval()
+    model.switch_to_deploy()
+    assert set(model.state_dict()) == set(UniRepLKNet(arch='atto', deploy=True).state_dict())
+
+
 @pytest.mark.parametrize('size', [(64, 64), (72, 104), (50, 50)])
 def test_transnext_any_input_size(size):
     model = TransNeXt(arch='micro', out_indices=(0, 1, 2, 3))

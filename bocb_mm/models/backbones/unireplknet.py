@@ -9,7 +9,10 @@ two-conv stem) with a different block: depth-wise conv (a 13x13 *dilated reparam
 large kernel plus parallel dilated small kernels, each with BN - or a plain 3x3 DW conv) -> BN
 -> SE -> Linear -> GELU -> GRN -> Linear -> BN -> layer scale, all on a residual branch.
 ``switch_to_deploy()`` merges the parallel branches and the BNs into single convs/linears
-(the inference structure of the paper).
+and folds the GRN bias into the last linear (the inference structure of the paper; ``deploy=True``
+builds it directly, with the official parameter count). Parameter names differ from the official
+checkpoints' in the FFN (``pwconv1``, ``grn``, ``pwconv2``, ``norm2``) and the classifier; the
+converter ``tools/model_converters/unireplknet_to_bocb.py`` maps them.
 
 Written from the paper's description; no custom CUDA (the iGEMM large-kernel conv of the
 official repository is an optional speed-up, not used here).
@@ -24,7 +27,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from mmpretrain.models.utils import GRN, LayerNorm2d
+from mmpretrain.models.utils import LayerNorm2d
 
 from bocb_mm.registry import MODELS
 from ._utils import freeze, parse_out_indices, set_bn_eval, trunc_normal_init
@@ -118,6 +121,33 @@ class DilatedReparamBlock(nn.Module):
         self.deploy = True
 
 
+class ChannelLastGRN(nn.Module):
+    """Global response normalisation (ConvNeXt V2) of an ``(N, H, W, C)`` tensor.
+
+    Computes what mmpretrain's ``GRN`` computes for ``data_format='channel_last'`` (same
+    parameter names and shapes), with an optional bias: the deploy form has none, since
+    ``UniRepLKNetBlock.switch_to_deploy`` folds it into the following linear layer.
+
+    Args:
+        channels: Number of channels.
+        bias: Whether to learn the bias ``beta``.
+        eps: Added to the mean response.
+    """
+
+    def __init__(self, channels: int, bias: bool = True, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.zeros(channels))
+        self.beta = nn.Parameter(torch.zeros(channels)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
+        if self.beta is None:
+            return self.gamma * (x * nx) + x
+        return self.gamma * (x * nx) + self.beta + x
+
+
 class SEBlock(nn.Module):
     """Squeeze-and-excitation with 1x1 convs (ReLU, sigmoid)."""
 
@@ -164,7 +194,7 @@ class UniRepLKNetBlock(nn.Module):
         ffn_dim = int(ffn_factor * dim)
         self.pwconv1 = nn.Linear(dim, ffn_dim)
         self.act = nn.GELU()
-        self.grn = GRN(ffn_dim)
+        self.grn = ChannelLastGRN(ffn_dim, bias=not deploy)
         self.pwconv2 = nn.Linear(ffn_dim, dim, bias=deploy)
         self.norm2 = nn.Identity() if deploy else nn.BatchNorm2d(dim)
         if not deploy and layer_scale_init_value:
@@ -176,7 +206,7 @@ class UniRepLKNetBlock(nn.Module):
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         y = self.se(self.norm(self.dwconv(x)))
         y = y.permute(0, 2, 3, 1)  # NHWC for the FFN
-        y = self.pwconv2(self.grn(self.act(self.pwconv1(y)), data_format='channel_last'))
+        y = self.pwconv2(self.grn(self.act(self.pwconv1(y))))
         y = self.norm2(y.permute(0, 3, 1, 2))
         if self.gamma is not None:
             y = self.gamma.view(1, -1, 1, 1) * y
@@ -224,8 +254,7 @@ class UniRepLKNetBlock(nn.Module):
         new_linear.weight.copy_(weight)
         new_linear.bias.copy_(bias)
         self.pwconv2 = new_linear
-        self.grn.beta.zero_()
-        self.grn.beta.requires_grad_(False)
+        self.grn.beta = None
         self.norm2 = nn.Identity()
         self.gamma = None
         self.deploy = True
