@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
+import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -170,11 +171,19 @@ def convert(src: str, dst: str, src_prefix: str = '', verbose: bool = True) -> d
         ``meta``: the source, the backbone's arguments and the skipped source keys.
 
     Raises:
-        ValueError: ``dst`` is ``src``, or ``src`` is not an official UniRepLKNet checkpoint.
+        ValueError: ``dst`` is ``src``, ``src`` holds objects other than tensors and plain
+            containers (it is read with ``weights_only=True``), or it is not an official
+            UniRepLKNet checkpoint.
     """
     refuse_same_file(src, dst, what='output checkpoint')
     try:
-        state, skipped = convert_state(load_state_dict(src), src_prefix)
+        loaded = load_state_dict(src)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f'{src}: not readable as weights only ({str(err).splitlines()[0]}); '
+                         'save its state dict alone, torch.save(ckpt["model"], path), from '
+                         'a trusted copy') from None
+    try:
+        state, skipped = convert_state(loaded, src_prefix)
         args = check_fits(state)
     except ValueError as err:
         raise ValueError(f'{src}: {err}') from None

@@ -11,6 +11,7 @@ layers, depth-wise convs with their dilated branches, BNs, SE, layer scale) are 
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import subprocess
 import sys
@@ -186,3 +187,8 @@ def test_bad_checkpoints_are_named(tmp_path):
     with pytest.raises(ValueError, match='broken.pth.*do not fit.*stages.0.0.norm2'):
         conv.convert(str(src), str(tmp_path / 'out.pth'), verbose=False)
     assert not (tmp_path / 'out.pth').exists()
+    # objects other than tensors are refused by name, not with an unpickling traceback
+    src = tmp_path / 'with_args.pth'
+    torch.save({'model': state, 'args': argparse.Namespace(lr=1.0)}, src)
+    with pytest.raises(ValueError, match='with_args.pth: not readable as weights only'):
+        conv.convert(str(src), str(tmp_path / 'out.pth'), verbose=False)
