@@ -110,6 +110,7 @@ class SophiaMixin:
             raise ValueError(f'Invalid hessian_interval: {hessian_interval!r}; expected an int '
                              '>= 1, or 0 / None to disable the Hessian refresh')
         self.hessian_interval = hessian_interval or 0
+        self.optimizer.hessian_interval = self.hessian_interval  # its missing-refresh warning
         self.estimator = estimator
         self.auto_bs = auto_bs
         if seed is None:

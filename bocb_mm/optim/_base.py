@@ -19,7 +19,7 @@ from torch import Tensor
 from ._utils import CheckedOptimizer
 
 __all__ = ['Params', 'BOCBOptimizer', 'evaluate_closure', 'zeros_like', 'scratch', 'lazy_state',
-           'params_with_grad',
+           'params_with_grad', 'scalar_hparams',
            'global_grad_norm', 'use_foreach', 'foreach_buckets', 'foreach_or_loop']
 
 #: What an optimizer constructor takes: tensors, or dicts that define parameter groups.
@@ -78,6 +78,20 @@ def params_with_grad(group: dict[str, Any], optimizer: str) -> list[Tensor]:
                                'use a dense embedding (sparse=False) or torch.optim.SparseAdam')
         out.append(p)
     return out
+
+
+def scalar_hparams(group: dict[str, Any]) -> dict[str, Any]:
+    """``group`` with its tensor hyper-parameters (a tensor ``lr``) read as Python numbers.
+
+    A shallow copy when there are any, ``group`` itself otherwise. Both paths then compute with
+    the same scalars, and the multi-tensor kernels, which take numbers or lists of numbers as
+    coefficients, accept them. Reading a tensor lr costs one host synchronisation per group and
+    step, as in torch's own optimizers outside ``capturable`` mode.
+    """
+    tensors = [key for key, value in group.items() if isinstance(value, Tensor)]
+    if not tensors:
+        return group
+    return {**group, **{key: group[key].item() for key in tensors}}
 
 
 def global_grad_norm(grads: list[Tensor]) -> Tensor:
@@ -178,6 +192,32 @@ class BOCBOptimizer(CheckedOptimizer):
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         """Fill the empty ``state`` of ``p`` (the step count is set by the caller)."""
 
+    def state_dtype(self, p: Tensor, key: str) -> torch.dtype | None:
+        """The dtype in which state ``key`` of ``p`` is kept when it differs from ``p``'s.
+
+        ``None`` (the default) keeps torch's rule: floating-point state is cast to the dtype of
+        its parameter when a state_dict is loaded. An optimizer that keeps float32 state for
+        half-precision parameters returns ``torch.float32`` there, so that a resumed run
+        continues from the saved values instead of their fp16 / bf16 rounding.
+        """
+        return None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's ``load_state_dict``, then the state that :meth:`state_dtype` keeps in
+        another dtype than its parameter's restored from the saved tensors (torch has cast it
+        to the parameter's dtype)."""
+        saved = state_dict['state']
+        saved_ids = [i for group in state_dict['param_groups'] for i in group['params']]
+        super().load_state_dict(state_dict)
+        params = [p for group in self.param_groups for p in group['params']]
+        for param_id, p in zip(saved_ids, params):
+            for key, value in saved.get(param_id, {}).items():
+                if not (isinstance(value, Tensor) and value.is_floating_point()):
+                    continue
+                dtype = self.state_dtype(p, key)
+                if dtype is not None:
+                    self.state[p][key] = value.to(device=p.device, dtype=dtype, copy=True)
+
     def group_states(self, group: dict[str, Any], params: list[Tensor],
                      count: bool = True) -> list[dict[str, Any]]:
         """The states of ``params``, initialised where empty; ``count`` advances the step."""
@@ -226,5 +266,6 @@ class BOCBOptimizer(CheckedOptimizer):
         kwargs.update(self.prepare_step([p for _, params in groups for p in params]))
         for group, params in groups:
             if params:
-                self.update_group(group, params, self.group_states(group, params), **kwargs)
+                self.update_group(scalar_hparams(group), params,
+                                  self.group_states(group, params), **kwargs)
         return loss

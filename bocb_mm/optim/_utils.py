@@ -16,15 +16,21 @@ from typing import Any, Mapping, Sequence
 
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.optimizer import required
 
 
 def check_number(name: str, value: Any) -> float:
     """``value`` as a float; ``TypeError`` naming ``name`` if it is not a real number.
 
-    A one-element floating-point tensor counts as a number (torch accepts tensor learning rates).
+    A one-element floating-point tensor counts as a number (torch accepts tensor learning rates);
+    a tensor of another size is a ``ValueError``, as in torch.
     """
-    if isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():
-        return float(value)
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f'Invalid {name}: a tensor of shape {tuple(value.shape)}; expected '
+                             'a number or a one-element tensor')
+        if value.is_floating_point():
+            return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         hint = f" (a string: write {name}={value}, not {name}='{value}')" \
             if isinstance(value, str) else ''
@@ -37,6 +43,13 @@ def check_nonneg(name: str, value: float) -> None:
     """``value >= 0`` (lr, eps, weight_decay, final_lr ...)."""
     if not check_number(name, value) >= 0.0:  # also rejects NaN
         raise ValueError(f'Invalid {name}: {value!r}; expected {name} >= 0')
+
+
+def check_lr(group: Mapping[str, Any], name: str = 'lr') -> None:
+    """``group[name] >= 0``; torch's ``required`` passes in the constructor's defaults (every
+    param group must then give its own, which :meth:`Optimizer.add_param_group` enforces)."""
+    if group[name] is not required:
+        check_nonneg(name, group[name])
 
 
 def check_positive(name: str, value: float) -> None:
@@ -69,7 +82,7 @@ def check_betas(betas: Sequence[float], n: int = 2, name: str = 'betas') -> None
 
 def check_sgd_hparams(group: Mapping[str, Any]) -> None:
     """The SGD-style arguments SGDP and LARS share: lr, momentum, dampening, weight_decay, eps."""
-    check_nonneg('lr', group['lr'])
+    check_lr(group)
     check_unit_interval('momentum', group['momentum'])
     check_unit_interval('dampening', group['dampening'], closed_right=True)
     check_nonneg('weight_decay', group['weight_decay'])
@@ -78,7 +91,7 @@ def check_sgd_hparams(group: Mapping[str, Any]) -> None:
 
 def check_adam_hparams(group: Mapping[str, Any], n_betas: int = 2) -> None:
     """The Adam-style arguments: lr, ``n_betas`` betas, eps and weight_decay."""
-    check_nonneg('lr', group['lr'])
+    check_lr(group)
     check_betas(group['betas'], n_betas)
     check_nonneg('eps', group['eps'])
     check_nonneg('weight_decay', group['weight_decay'])

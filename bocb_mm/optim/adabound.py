@@ -37,7 +37,7 @@ from torch import Tensor
 from bocb_mm.registry import OPTIMIZERS
 
 from ._base import BOCBOptimizer, Params, foreach_or_loop, lazy_state, scratch, zeros_like
-from ._utils import as_tuple, check_betas, check_nonneg, check_unit_interval
+from ._utils import as_tuple, check_betas, check_lr, check_nonneg, check_unit_interval
 
 __all__ = ['AdaBound']
 
@@ -81,7 +81,7 @@ class AdaBound(BOCBOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
+        check_lr(group)
         check_betas(group['betas'])
         check_nonneg('final_lr', group['final_lr'])
         check_unit_interval('gamma', group['gamma'], open_left=True)
@@ -92,13 +92,13 @@ class AdaBound(BOCBOptimizer):
         """Add a group and record its current lr as ``base_lr`` (the bounds' reference)."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        group.setdefault('base_lr', group['lr'])
+        group.setdefault('base_lr', _snapshot(group['lr']))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
             # Checkpoints of the official class carry no base lr: the current lr is the best guess.
-            group.setdefault('base_lr', group['lr'])
+            group.setdefault('base_lr', _snapshot(group['lr']))
 
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         state['exp_avg'] = zeros_like(p)
@@ -123,6 +123,12 @@ class AdaBound(BOCBOptimizer):
                         [s['exp_avg_sq'] for s in states], max_exp_avg_sqs, step_sizes, lowers,
                         uppers, beta1=beta1, beta2=beta2, eps=group['eps'],
                         weight_decay=group['weight_decay'], amsbound=amsbound)
+
+
+def _snapshot(lr: float | Tensor) -> float | Tensor:
+    """The value of ``lr`` now: a tensor lr is copied, so that a scheduler that updates it in
+    place does not move ``base_lr`` with it."""
+    return lr.detach().clone() if isinstance(lr, Tensor) else lr
 
 
 def _single_tensor(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],

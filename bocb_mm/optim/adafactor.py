@@ -100,8 +100,6 @@ class Adafactor(BOCBOptimizer):
                  warmup_init: bool = False,
                  *,
                  foreach: bool | None = None) -> None:
-        if relative_step is None:
-            relative_step = lr is None
         defaults = dict(lr=lr, eps=as_tuple(eps), clip_threshold=clip_threshold,
                         decay_rate=decay_rate, beta1=beta1, weight_decay=weight_decay,
                         scale_parameter=scale_parameter, relative_step=relative_step,
@@ -136,6 +134,14 @@ class Adafactor(BOCBOptimizer):
         if group['warmup_init'] and not relative_step:
             raise ValueError('Invalid warmup_init: True needs the relative step (lr=None)')
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group; ``relative_step=None`` becomes whether the group has no lr (a group may
+        set the lr that the constructor left out)."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group['relative_step'] is None:
+            group['relative_step'] = group['lr'] is None
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
@@ -149,6 +155,10 @@ class Adafactor(BOCBOptimizer):
             return group['lr']
         min_step = 1e-6 * t if group['warmup_init'] else 1e-2
         return min(min_step, 1.0 / math.sqrt(t))
+
+    def state_dtype(self, p: Tensor, key: str) -> torch.dtype | None:
+        """float32 state for half-precision parameters (fairseq), also after a resume."""
+        return torch.float32 if p.dtype in _LOW_PRECISION else None
 
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         grad = _grad32(p)

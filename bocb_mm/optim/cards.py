@@ -58,10 +58,11 @@ def fmt_value(value: Any) -> str:
 
 def signature_defaults(info: zoo.OptimizerInfo) -> dict[str, Any]:
     """Constructor arguments of the class (``params`` excluded) -> default (``inspect._empty`` if
-    required), in signature order."""
+    required, also for torch's ``required`` sentinel), in signature order."""
+    from torch.optim.optimizer import required
     params = list(inspect.signature(info.cls).parameters.values())[1:]
-    return {p.name: p.default for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {p.name: inspect.Parameter.empty if p.default is required else p.default
+            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def _paper(info: zoo.OptimizerInfo) -> str:

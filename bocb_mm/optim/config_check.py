@@ -73,6 +73,8 @@ def check_optim_cfg(cfg: Any) -> None:
             _check_numbers(optimizer, f'{key}.optimizer')
             if cls is not None:
                 _check_arguments(cls, optimizer, f'{key}.optimizer', filename)
+                _check_relative_step(cls, optimizer, f'{key}.optimizer',
+                                     cfg.get('param_scheduler'))
 
 
 def _wrappers(wrapper: Mapping, key: str) -> Iterator[tuple[str, Mapping]]:
@@ -190,6 +192,38 @@ def _check_arguments(cls: type, optimizer: Mapping, key: str, filename: str | No
     if own and not inherited:
         parts.append('if a base config sets them, ' + _DELETE_HINT.format(type=type_name))
     raise OptimConfigError('; '.join(parts))
+
+
+def _lr_schedulers(param_scheduler: Any) -> list[str]:
+    """The types of the schedulers in ``param_scheduler`` that drive the learning rate."""
+    schedulers = param_scheduler if isinstance(param_scheduler, (list, tuple)) \
+        else [param_scheduler]
+    types = []
+    for scheduler in schedulers:
+        if not isinstance(scheduler, Mapping):
+            continue
+        type_name = str(scheduler.get('type', ''))
+        if scheduler.get('param_name') == 'lr' or type_name.endswith('LR'):
+            types.append(type_name)
+    return types
+
+
+def _check_relative_step(cls: type, optimizer: Mapping, key: str, param_scheduler: Any) -> None:
+    """Adafactor in relative-step mode (no lr) with an lr scheduler: the scheduler would
+    multiply ``None`` at its first decay, deep into training."""
+    from bocb_mm.optim.adafactor import Adafactor
+    if not (isinstance(cls, type) and issubclass(cls, Adafactor)):
+        return
+    relative = optimizer.get('relative_step')
+    if relative is None:
+        relative = optimizer.get('lr') is None
+    schedulers = _lr_schedulers(param_scheduler)
+    if relative and schedulers:
+        raise OptimConfigError(
+            f'{key}: {optimizer.get("type")} in relative-step mode (lr=None) computes its own '
+            f'step size, but param_scheduler drives the lr ({", ".join(schedulers)}); give an '
+            'explicit lr (e.g. lr=1e-3, relative_step=False, as the BOCB configs do) or drop '
+            'the lr schedulers')
 
 
 def _base_optimizer(filename: str | None, key: str) -> tuple[dict, list[str]]:

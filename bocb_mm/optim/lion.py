@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, scratch, zeros_like
-from bocb_mm.optim._utils import as_tuple, check_betas, check_nonneg
+from bocb_mm.optim._utils import as_tuple, check_betas, check_lr, check_nonneg
 from bocb_mm.registry import OPTIMIZERS
 
 
@@ -57,7 +57,7 @@ class Lion(BOCBOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
+        check_lr(group)
         check_betas(group['betas'], 2)
         check_nonneg('weight_decay', group['weight_decay'])
 

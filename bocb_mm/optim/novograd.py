@@ -39,10 +39,14 @@ from ._utils import as_tuple, check_adam_hparams
 __all__ = ['NovoGrad']
 
 
+def _scalar_dtype(p: Tensor) -> torch.dtype:
+    """The dtype of the per-tensor second moment of ``p``: float32 for half-precision ``p``."""
+    return torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+
+
 def _scalar_zero(p: Tensor) -> Tensor:
-    """The per-tensor second moment of ``p``: a 0-d zero, float32 for half-precision ``p``."""
-    dtype = torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
-    return torch.zeros((), dtype=dtype, device=p.device)
+    """The per-tensor second moment of ``p``: a 0-d zero in :func:`_scalar_dtype`."""
+    return torch.zeros((), dtype=_scalar_dtype(p), device=p.device)
 
 
 @OPTIMIZERS.register_module()
@@ -84,6 +88,10 @@ class NovoGrad(BOCBOptimizer):
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
         check_adam_hparams(group)
+
+    def state_dtype(self, p: Tensor, key: str) -> torch.dtype | None:
+        """The per-tensor second moments stay float32 for half-precision parameters."""
+        return _scalar_dtype(p) if key in ('exp_avg_sq', 'max_exp_avg_sq') else None
 
     def init_state(self, state: dict[str, Any], p: Tensor, group: dict[str, Any]) -> None:
         state['exp_avg'] = zeros_like(p)

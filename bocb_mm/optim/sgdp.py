@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 import torch
 from torch import Tensor
+from torch.optim.optimizer import required
 
 from bocb_mm.optim._base import BOCBOptimizer, Params, foreach_or_loop, zeros_like
 from bocb_mm.optim._utils import check_positive, check_sgd_hparams, check_unit_interval
@@ -136,7 +137,7 @@ class SGDP(BOCBOptimizer):
 
     Args:
         params: Iterable of parameters or dicts defining parameter groups.
-        lr: Learning rate (required), ``>= 0``.
+        lr: Learning rate, ``>= 0``; required, here or in every param group.
         momentum: Momentum factor in [0, 1).
         dampening: Dampening of the gradient added to the momentum buffer, in [0, 1].
         weight_decay: Decoupled weight decay, ``>= 0``; applied as
@@ -155,7 +156,7 @@ class SGDP(BOCBOptimizer):
 
     def __init__(self,
                  params: Params,
-                 lr: float,
+                 lr: float | Tensor = required,
                  momentum: float = 0.0,
                  dampening: float = 0.0,
                  weight_decay: float = 0.0,
@@ -229,6 +230,7 @@ def _multi_tensor_sgdp(params: list[Tensor], grads: list[Tensor], bufs: list[Ten
                                  weight_decay=weight_decay, plain=plain, reduced=reduced)
     if not nesterov:  # the official release projects the buffer itself (in place)
         projected = [i for i, (u, b) in enumerate(zip(updates, bufs)) if u is not b]
-        torch._foreach_copy_([bufs[i] for i in projected], [updates[i] for i in projected])
+        if projected:  # a group of biases and norms has no weight to project
+            torch._foreach_copy_([bufs[i] for i in projected], [updates[i] for i in projected])
         updates = bufs
     torch._foreach_add_(params, updates, alpha=-lr)

@@ -27,6 +27,7 @@ value; ``step(bs=...)`` still overrides it for one step.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Mapping
 
 import torch
@@ -36,7 +37,7 @@ from bocb_mm.registry import OPTIMIZERS
 
 from ._base import (BOCBOptimizer, Params, foreach_or_loop, params_with_grad, scratch,
                     zeros_like)
-from ._utils import as_tuple, check_betas, check_nonneg, check_positive
+from ._utils import as_tuple, check_betas, check_lr, check_nonneg, check_positive
 
 __all__ = ['SophiaG']
 
@@ -62,6 +63,12 @@ class SophiaG(BOCBOptimizer):
     """
 
     group_defaults = dict(maximize=False, bs=5120, eps=1e-15)
+    #: Steps after which stepping with no :meth:`update_hessian` since construction (or since
+    #: the last refresh) warns once: the official ``k``. ``SophiaOptimWrapper`` sets its own
+    #: ``hessian_interval`` here; 0 never warns (a run that keeps ``h = 0`` on purpose).
+    hessian_interval: int = 10
+    _steps_since_hessian: int = 0
+    _warned_no_hessian: bool = False
 
     def __init__(self,
                  params: Params,
@@ -81,7 +88,7 @@ class SophiaG(BOCBOptimizer):
     @staticmethod
     def check_hparams(group: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` / ``TypeError`` naming the first invalid hyper-parameter."""
-        check_nonneg('lr', group['lr'])
+        check_lr(group)
         check_betas(group['betas'])
         check_positive('rho', group['rho'])
         check_nonneg('weight_decay', group['weight_decay'])
@@ -112,6 +119,7 @@ class SophiaG(BOCBOptimizer):
             foreach_or_loop(self.foreach(group, params), _single_tensor_hessian,
                             _multi_tensor_hessian, hessians, [p.grad for p in params],
                             beta2=beta2)
+        self._steps_since_hessian = 0
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None, bs: float | None = None) -> Any:
@@ -124,6 +132,18 @@ class SophiaG(BOCBOptimizer):
         Returns:
             The closure's loss, or None.
         """
+        self._steps_since_hessian += 1
+        if 0 < self.hessian_interval < self._steps_since_hessian \
+                and not self._warned_no_hessian:
+            self._warned_no_hessian = True
+            warnings.warn(
+                f'SophiaG has taken {self._steps_since_hessian - 1} steps without an '
+                f'update_hessian() call (refresh interval {self.hessian_interval}): its Hessian '
+                'estimate is not refreshed, so every step is a clipped sign step. Wrap it in '
+                "optim_wrapper=dict(type='bocb_mm.SophiaOptimWrapper', hessian_interval=10, ...) "
+                '(SophiaAmpOptimWrapper with AMP), or '
+                'call update_hessian() after a backward pass of the GNB loss every k steps',
+                RuntimeWarning, stacklevel=2)
         return super().step(closure, bs=bs)
 
     def update_group(self, group: dict[str, Any], params: list[Tensor],

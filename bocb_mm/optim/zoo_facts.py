@@ -291,6 +291,8 @@ FACTS: dict[str, dict[str, Any]] = {
             warmup_init='relative step $10^{-6} t$ warm-up (needs relative_step)'),
         pitfalls=('relative_step with an explicit lr: fairseq ignores the lr silently, HF and '
                   'bocb_mm raise (checked as `adafactor_relative_step`)',
+                  'the relative step (lr=None) under an lr scheduler: the scheduler would scale '
+                  '`None`; the config check refuses it when the config is loaded',
                   'scale_parameter=True multiplies an explicit lr by RMS($\\theta$) (~0.01-0.1): '
                   'the study\'s lrs assume False (checked as `adafactor_scale_parameter`)',
                   'factored second moments over the last two dims (fairseq): a 1x1 conv '
@@ -353,7 +355,8 @@ FACTS: dict[str, dict[str, Any]] = {
             eps='added to the clipping denominator (official: 1e-15)'),
         pitfalls=('outside bocb_mm.SophiaOptimWrapper (or with hessian_interval=0) $h$ stays 0: '
                   'every step is the sign step $\\eta\\,\\mathrm{sign}(m)$ (the official BOCB '
-                  'release shipped such configs; checked as `sophia_no_refresh`)',
+                  'release shipped such configs; checked as `sophia_no_refresh`, and SophiaG '
+                  'itself warns once when it steps past $k$ updates without a refresh)',
                   '$\\rho$ and $b$ only act as a product: the official LM value bs=5120 '
                   '(tokens) is wrong for image batches',
                   'the refresh interval $k$ (hessian_interval=10) counts optimizer updates, '

@@ -43,9 +43,12 @@ def test_defaults() -> None:
                                         eps=1e-8, weight_decay=0, amsbound=False, foreach=None)
     assert Adafactor(p).defaults == dict(lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0,
                                          decay_rate=-0.8, beta1=None, weight_decay=0.0,
-                                         scale_parameter=True, relative_step=True,
+                                         scale_parameter=True, relative_step=None,
                                          warmup_init=False, foreach=None)
-    assert Adafactor(p, lr=0.1).defaults['relative_step'] is False
+    # relative_step=None is resolved per group: whether the group has an lr
+    assert Adafactor(p).param_groups[0]['relative_step'] is True
+    assert Adafactor(p, lr=0.1).param_groups[0]['relative_step'] is False
+    assert Adafactor([dict(params=p, lr=0.1)]).param_groups[0]['relative_step'] is False
     assert AdaBelief(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-16, weight_decay=0,
                                          amsgrad=False, weight_decouple=True, fixed_decay=False,
                                          rectify=True, degenerated_to_sgd=True, foreach=None)
