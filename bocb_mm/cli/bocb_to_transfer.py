@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from bocb_mm.cli.argtypes import existing_file, output_file
 from bocb_mm.utils.fileio import atomic_write, refuse_same_file
 
 PREFIX = 'backbone.'
@@ -176,11 +177,14 @@ def convert(src: str, dst: str, config: str | None = None, src_prefix: str = PRE
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the conversion; return the exit status (1 with the reason on stderr)."""
+    """Run the conversion; return the exit status (1 with the reason on stderr; 2, from
+    argparse, for a path that is missing, a folder, or not writable)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='pre-training checkpoint (.pth)')
-    parser.add_argument('dst', help='output checkpoint for init_cfg / $BOCB_PRETRAINED')
-    parser.add_argument('--config', help='a transfer config (configs/coco_det|coco_pose/...) to '
+    parser.add_argument('src', type=existing_file, help='pre-training checkpoint (.pth)')
+    parser.add_argument('dst', type=output_file,
+                        help='output checkpoint for init_cfg / $BOCB_PRETRAINED')
+    parser.add_argument('--config', type=existing_file,
+                        help='a transfer config (configs/coco_det|coco_pose/...) to '
                         'check and fit the tensors against')
     parser.add_argument('--src-prefix', default=PREFIX,
                         help="prefix of the backbone's keys in SRC ('' for timm/torchvision)")
