@@ -20,6 +20,10 @@
    per run instead;
 4. the report (BOCB table, final table with bootstrap CIs, coupling differences beyond their
    CIs, lr-sensitivity figures, summary.json) is written to ``OUT/report``.
+
+A rerun reuses a run only when its record's fingerprint (its config, seed and arguments) is the
+new run's: a rerun with other arguments (``--epochs 6``) trains anew, the old run's folder moved
+aside to ``<work_dir>.replaced-<fingerprint>`` with a warning.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import signal
 import statistics
 import sys
 import time
+from pathlib import Path
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -47,6 +52,8 @@ from bocb_mm.sweep.protocol import (FINAL_FIELDS, TUNING_FIELDS, Outcome, Pair, 
                                     ProtocolResult, Trial, TuningProtocol,
                                     choices_without_signal, diverged_runs,
                                     run_fixed, run_protocol)
+from bocb_mm.sweep.plan import config_fingerprint  # noqa: E402
+from bocb_mm.utils.fileio import atomic_write  # noqa: E402
 
 # mini backbone -> (its config in configs/demo, the paper backbone it stands for)
 MINI_BACKBONES = {
@@ -175,16 +182,15 @@ class RunWriter:
         path = osp.join(self.out, 'configs', f'{name}.py')
         os.makedirs(osp.dirname(path), exist_ok=True)
         text = self.config_text(trial)
-        if not osp.isfile(path) or open(path).read() != text:
-            with open(path, 'w') as f:
-                f.write(text)
+        if not osp.isfile(path) or Path(path).read_text() != text:
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         extra: tuple[str, ...] = ()
         if trial.resume_from is not None:
             extra = ('--resume', osp.join(self.work_dir(trial.resume_from),
                                           f'epoch_{self.halving_epochs}.pth'))
         return Run(config=path, seed=trial.seed, work_dir=self.work_dir(trial),
                    backbone=trial.pair.backbone, optimizer=trial.pair.optimizer,
-                   dataset='digits', extra_args=extra)
+                   dataset='digits', extra_args=extra, config_hash=config_fingerprint(path))
 
 
 def make_pairs(backbones: list[str], optimizers: list[str], protocol: str) -> list[Pair]:

@@ -12,10 +12,15 @@
     python tools/bocb_sweep.py run CONFIGS -- --cfg-options train_cfg.max_epochs=1
 
 Re-running `run` skips finished runs and resumes interrupted ones from their last checkpoint.
+A run's work dir is `WORK_ROOT/<config name>/seed<N>` (`<config name>@<folders>` for configs of
+one name in different folders); its record `bocb_run.json` carries a fingerprint of its config and
+arguments, and a run of other ones found there is moved aside, not reused. One `run` at a time per
+work root: a second one stops, naming the first one's pid.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import os.path as osp
 import signal
 import sys
@@ -25,6 +30,7 @@ import bocb_mm  # noqa: E402,F401
 from bocb_mm.sweep import (collect, find_configs, plan_grid, run_local,  # noqa: E402
                            write_slurm_array)
 from bocb_mm.sweep.local import GPUSlotError  # noqa: E402
+from bocb_mm.sweep.lock import ROOT_LOCK, FileLock, LockedError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,10 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                      extra_args=args.extra)
     out_csv = getattr(args, 'out', None) or osp.join(args.work_root, 'results.csv')
     if args.command == 'plan':
-        from bocb_mm.sweep.collect import has_checkpoint, is_finished
+        from bocb_mm.sweep.collect import run_state
         for run in runs:
-            state = ('finished' if is_finished(run) else
-                     'resume' if has_checkpoint(run) else 'todo')
+            state = run_state(run)
             print(f'{state:9s} {run.backbone:9s} {run.optimizer:10s} seed={run.seed} {run.config}')
         print(f'{len(runs)} runs')
         return 0
@@ -102,30 +107,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f'submit with:\n  sbatch {script}')
         return 0
     if args.command == 'run':
-        import os
-        os.makedirs(args.work_root, exist_ok=True)
-
-        def report(record: dict) -> None:
-            if record['status'] == 'failed':
-                tail = record.get('log_tail', '').strip().splitlines()[-3:]
-                print(f"\nFAILED {record['config']} seed={record['seed']} "
-                      f"(log: {record['log']}):\n  " + '\n  '.join(tail), file=sys.stderr)
-
-        try:
-            records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads,
-                                on_done=report, runs_per_gpu=args.runs_per_gpu)
-        except GPUSlotError as err:  # anything else keeps its traceback
-            print(f'bocb_sweep run: {err}', file=sys.stderr)
-            return 2
-        failed = [r for r in records if r['status'] == 'failed']
-        rows = collect(runs, out_csv, args.metric, args.score)
-        done = sum(r['status'] == 'finished' for r in rows)
-        print(f'{done}/{len(rows)} runs finished, {len(failed)} failed in this call; '
-              f'results: {out_csv}')
-        return 1 if failed else 0
+        return run_grid(args, runs, out_csv)
     rows = collect(runs, out_csv, args.metric, args.score)
     print(f'{len(rows)} runs collected into {out_csv}')
     return 0
+
+
+def run_grid(args: argparse.Namespace, runs: list, out_csv: str) -> int:
+    """``run``: train the grid holding the work root's lock, then collect; the exit code."""
+    os.makedirs(args.work_root, exist_ok=True)
+    lock = FileLock(osp.join(args.work_root, ROOT_LOCK), f'work root {args.work_root}')
+    try:
+        lock.acquire()
+    except LockedError as err:
+        print(f'bocb_sweep run: {err}: another sweep is running there; wait for it to end, or '
+              'use another --work-root', file=sys.stderr)
+        return 2
+    with lock:
+        return _train_and_collect(args, runs, out_csv)
+
+
+def _train_and_collect(args: argparse.Namespace, runs: list, out_csv: str) -> int:
+    """Train the runs not finished, report failures, write the results CSV."""
+    def report(record: dict) -> None:
+        if record['status'] == 'failed':
+            tail = record.get('log_tail', '').strip().splitlines()[-3:]
+            print(f"\nFAILED {record['config']} seed={record['seed']} "
+                  f"(log: {record['log']}):\n  " + '\n  '.join(tail), file=sys.stderr)
+
+    try:
+        records = run_local(runs, jobs=args.jobs, threads_per_job=args.threads,
+                            on_done=report, runs_per_gpu=args.runs_per_gpu)
+    except GPUSlotError as err:  # anything else keeps its traceback
+        print(f'bocb_sweep run: {err}', file=sys.stderr)
+        return 2
+    failed = [r for r in records if r['status'] == 'failed']
+    rows = collect(runs, out_csv, args.metric, args.score)
+    done = sum(r['status'] == 'finished' for r in rows)
+    print(f'{done}/{len(rows)} runs finished, {len(failed)} failed in this call; '
+          f'results: {out_csv}')
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

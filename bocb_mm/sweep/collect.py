@@ -2,7 +2,9 @@
 
 mmengine writes ``<work_dir>/<timestamp>/vis_data/scalars.json`` (one json object per logged
 step; validation lines carry the metrics). The sweep adds ``<work_dir>/bocb_run.json`` with the
-run's identity, status, wall time and, on failure, the log tail.
+run's identity, fingerprint, status, wall time and, on failure, the log tail
+(:mod:`bocb_mm.sweep.record`). A line of ``scalars.json`` that is not JSON (cut off by a kill or
+a full disk) is left out with a warning naming the file.
 
 Two scoring rules are recorded for every run (``top1_best``, ``top1_median_last10``); ``top1``
 is the one chosen (``score``), by default the official BOCB rule: the median top-1 of the last 10
@@ -18,11 +20,16 @@ import glob
 import json
 import os.path as osp
 import statistics
+import warnings
 from typing import Iterable, Sequence
 
-from .plan import Run
+from bocb_mm.utils.fileio import atomic_write
 
-RUN_RECORD = 'bocb_run.json'
+from .lock import folder_lock_path, is_locked
+from .plan import Run
+from .record import (RUN_RECORD, STARTED, read_record, same_run,  # noqa: F401
+                     write_record)
+
 # Metric keys tried in order when none is given: classification, detection, pose.
 METRIC_KEYS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/AP')
 CSV_FIELDS = ('backbone', 'optimizer', 'seed', 'top1', 'last_top1', 'top5', 'metric', 'epochs',
@@ -48,7 +55,7 @@ def read_scalars(work_dir: str) -> list[dict]:
     records: list[dict] = []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
-            records += [json.loads(line) for line in f if line.strip()]
+            records += _scalar_lines(path, f)
     return resumed_history(records)
 
 
@@ -87,6 +94,21 @@ def _past(record: dict, restart_iter: int, restart_step: int) -> bool:
     if 'iter' in record:
         return record['iter'] >= restart_iter
     return record.get('step', 0) >= restart_step
+
+
+def _scalar_lines(path: str, lines: Iterable[str]) -> list[dict]:
+    """The json objects of a ``scalars.json``; a line that is not one (cut off by a kill or a
+    full disk) is left out, named in a warning."""
+    out = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            warnings.warn(f'{path}, line {number}: not a JSON object (cut off?): left out: '
+                          f'{line.strip()[:80]!r}', stacklevel=3)
+    return out
 
 
 def summarize_metrics(records: Sequence[dict], metric: str | None = None,
@@ -137,23 +159,23 @@ def _top5(rule: str, best: dict, tail: Sequence[dict]) -> float | None:
     return statistics.median(values) if rule == 'median_last10' else values[-1]
 
 
-def read_record(work_dir: str) -> dict | None:
-    path = osp.join(work_dir, RUN_RECORD)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_record(work_dir: str, record: dict) -> None:
-    with open(osp.join(work_dir, RUN_RECORD), 'w') as f:
-        json.dump(record, f, indent=2)
-
-
 def is_finished(run: Run) -> bool:
-    """Whether the run has ended for good (finished, or diverged), per its ``bocb_run.json``."""
+    """Whether the run has ended for good (finished, or diverged), per its ``bocb_run.json``
+    (a record of another fingerprint is another run's, see :mod:`bocb_mm.sweep.record`)."""
     record = read_record(run.work_dir)
-    return bool(record and record.get('status') in DONE_STATUSES)
+    return bool(record and record.get('status') in DONE_STATUSES and same_run(record, run))
+
+
+def run_state(run: Run) -> str:
+    """What the next ``run`` of the sweep does with ``run``: ``finished`` (nothing), ``replace``
+    (its work dir holds another configuration's run: moved aside, trained anew), ``resume``
+    (from its checkpoint) or ``todo``."""
+    if is_finished(run):
+        return 'finished'
+    record = read_record(run.work_dir)
+    if record is not None and not same_run(record, run):
+        return 'replace'
+    return 'resume' if has_checkpoint(run) else 'todo'
 
 
 def classify_failure(log_text: str) -> str:
@@ -167,11 +189,27 @@ def has_checkpoint(run: Run) -> bool:
 
 
 def result_row(run: Run, metric: str | None = None, score: str = DEFAULT_SCORE) -> dict:
+    """One CSV row of ``run``: its identity, status and scores.
+
+    A run that has not ended is ``pending`` (``running`` while its lock is held); a work dir
+    holding another configuration's run (another fingerprint) is ``pending`` with no scores,
+    named in a warning.
+    """
     record = read_record(run.work_dir) or {}
+    status = record.get('status', 'pending')
+    stale = bool(record) and not same_run(record, run)
+    if stale:
+        warnings.warn(f'{run.work_dir} holds a run of another config or arguments (fingerprint '
+                      f'{record.get("fingerprint")}): not a result of {run.config} seed '
+                      f'{run.seed}; reported as pending', stacklevel=2)
+        status, record = 'pending', {}
+    elif status == STARTED:
+        status = 'running' if is_locked(folder_lock_path(run.work_dir)) else 'pending'
     row = dict(backbone=run.backbone, optimizer=run.optimizer, seed=run.seed,
                dataset=run.dataset, config=run.config, work_dir=run.work_dir,
-               status=record.get('status', 'pending'), wall_time=record.get('wall_time'))
-    row.update(summarize_metrics(read_scalars(run.work_dir), metric, score))
+               status=status, wall_time=record.get('wall_time'))
+    scalars = [] if stale else read_scalars(run.work_dir)
+    row.update(summarize_metrics(scalars, metric, score))
     return row
 
 
@@ -184,8 +222,12 @@ def collect(runs: Iterable[Run], out_csv: str, metric: str | None = None,
 
 
 def write_rows(rows: Sequence[dict], out_csv: str, fields: Sequence[str] = CSV_FIELDS) -> None:
-    """Write result rows as a CSV with the given columns (others are left out)."""
-    with open(out_csv, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction='ignore')
-        writer.writeheader()
-        writer.writerows(rows)
+    """Write result rows as a CSV with the given columns (others are left out), whole or not at
+    all."""
+    def write(tmp: str) -> None:
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction='ignore')
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(out_csv, write)

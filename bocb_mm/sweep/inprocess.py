@@ -25,16 +25,22 @@ import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 
-from .collect import classify_failure, write_record
-from .local import LOG_NAME, log_tail, train_command
+from .collect import classify_failure
+from .local import LOG_NAME, lock_run, locked_record, log_tail, train_command
+from .lock import LockedError, die_with_parent
 from .plan import Run
+from .record import prepare_work_dir, run_record, write_record
 
-def init_worker(threads: int) -> None:
+def init_worker(threads: int, parent: int | None = None) -> None:
     """Set a worker's thread count and import the stack before its first run.
 
     Args:
         threads: torch / OpenMP threads of this worker.
+        parent: The pid of the process that started the worker: the worker ends when it dies
+            (Linux), so no run is left training after a ``kill -9`` of the sweep or demo.
     """
+    if parent is not None:
+        die_with_parent(parent)
     for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ[var] = str(threads)
     import torch
@@ -136,6 +142,9 @@ def _train(run: Run, log) -> float:
 def train_in_process(run: Run) -> dict:
     """Train one run in this process and write its ``bocb_run.json``.
 
+    The run holds its work dir's lock meanwhile; a run whose work dir stays locked (by another
+    process, named in the record) is not trained (see :mod:`bocb_mm.sweep.local`).
+
     Args:
         run: The run (its ``extra_args`` are ``tools/train.py`` arguments, as in subprocess
             mode).
@@ -145,12 +154,20 @@ def train_in_process(run: Run) -> dict:
         ``wall_time``, ``overhead`` (wall time outside training / validation iterations) and,
         when it did not finish, ``log_tail``.
     """
-    os.makedirs(run.work_dir, exist_ok=True)
+    try:
+        lock = lock_run(run)
+    except LockedError as err:
+        return locked_record(run, err, InProcessExecutor.mode)
+    with lock:
+        return _train_and_record(run, prepare_work_dir(run))
+
+
+def _train_and_record(run: Run, fingerprint: str) -> dict:
+    """Train ``run`` (its work dir prepared and locked) and write its record."""
     log_path = osp.join(run.work_dir, LOG_NAME)
     before = _instance_names()
     start = time.perf_counter()
-    record = dict(config=run.config, seed=run.seed, backbone=run.backbone,
-                  optimizer=run.optimizer, executor='inprocess', pid=os.getpid(), log=log_path)
+    record = run_record(run, fingerprint, executor='inprocess', pid=os.getpid(), log=log_path)
     loop = None
     with open(log_path, 'a') as log:
         try:
@@ -191,7 +208,8 @@ class InProcessExecutor:
         self.jobs = max(1, jobs)
         self.threads = threads_per_job or max(1, (os.cpu_count() or 1) // self.jobs)
         self._pool = ProcessPoolExecutor(self.jobs, mp_context=get_context(start_method),
-                                         initializer=init_worker, initargs=(self.threads,))
+                                         initializer=init_worker,
+                                         initargs=(self.threads, os.getpid()))
 
     def submit(self, run: Run) -> Future:
         """Queue a run; the future's result is its record (see :func:`train_in_process`)."""

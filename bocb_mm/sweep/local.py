@@ -1,7 +1,11 @@
 """Run a planned grid on this machine: a queue of ``tools/train.py`` processes, N at a time.
 
 Finished runs are skipped, interrupted ones resume from their last checkpoint, a failing run is
-recorded with the tail of its log and the rest of the queue goes on.
+recorded with the tail of its log and the rest of the queue goes on. A run holds its work dir's
+lock while it trains (its ``tools/train.py`` holds it too); a run whose work dir stays locked
+(a training left over from a killed sweep) is reported as failed, naming the holder, and not
+trained. On Linux a ``tools/train.py`` process ends with the sweep that started it
+(:mod:`bocb_mm.sweep.lock`).
 
 With ``runs_per_gpu`` the queue packs runs onto the visible GPUs: one slot per (GPU, k) for
 ``k < runs_per_gpu``, each run started in a free slot with ``CUDA_VISIBLE_DEVICES`` set to that
@@ -20,8 +24,11 @@ from typing import Callable, Mapping, Sequence
 
 from tqdm import tqdm
 
-from .collect import classify_failure, has_checkpoint, is_finished, write_record
+from .collect import classify_failure, has_checkpoint, is_finished
+from .lock import (RUN_LOCK_WAIT, FileLock, LockedError, folder_lock_path,
+                   parent_death_hook)
 from .plan import Run
+from .record import prepare_work_dir, run_record, write_record
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN_PY = osp.join(REPO_ROOT, 'tools', 'train.py')
@@ -133,33 +140,66 @@ def _threads(threads_per_job: int | None, jobs: int) -> int:
     return threads_per_job or max(1, (os.cpu_count() or 1) // max(jobs, 1))
 
 
+def lock_run(run: Run, wait: float = RUN_LOCK_WAIT) -> FileLock:
+    """Take the lock of ``run``'s work dir (waiting up to ``wait`` seconds for a holder).
+
+    Raises:
+        LockedError: naming the work dir and the holder.
+    """
+    return FileLock(folder_lock_path(run.work_dir), f'run dir {run.work_dir}').acquire(wait)
+
+
+def locked_record(run: Run, err: LockedError, executor: str) -> dict:
+    """The record of a run not trained because its work dir is locked (not written: the work
+    dir is the holder's)."""
+    return run_record(run, '', status='failed', returncode=None, executor=executor,
+                      log=osp.join(run.work_dir, LOG_NAME), log_tail=f'not trained: {err}')
+
+
 class _Job:
-    def __init__(self, run: Run, env: dict, python: str, gpu: str | None = None) -> None:
-        os.makedirs(run.work_dir, exist_ok=True)
-        self.run = run
-        self.resumed = has_checkpoint(run)
-        self.log_path = osp.join(run.work_dir, LOG_NAME)
-        self.gpu = gpu
-        self.start = time.time()
-        self.log = open(self.log_path, 'a')
-        self.proc = subprocess.Popen(train_command(run, python), stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+    """One ``tools/train.py`` process, holding its run's lock (raises :class:`LockedError`)."""
+
+    def __init__(self, run: Run, env: dict, python: str, gpu: str | None = None,
+                 lock_wait: float = RUN_LOCK_WAIT) -> None:
+        self.lock = lock_run(run, lock_wait)
+        try:
+            self.fingerprint = prepare_work_dir(run)
+            self.run = run
+            self.resumed = has_checkpoint(run)
+            self.log_path = osp.join(run.work_dir, LOG_NAME)
+            self.gpu = gpu
+            self.start = time.time()
+            self.log = open(self.log_path, 'a')
+            self.proc = subprocess.Popen(
+                train_command(run, python), stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                cwd=REPO_ROOT, pass_fds=(self.lock.fd,), preexec_fn=parent_death_hook())
+        except BaseException:
+            self.lock.release()
+            raise
+        self.lock.note(f'tools/train.py pid {self.proc.pid}')
 
     def finish(self) -> dict:
         self.log.close()
         ok = self.proc.returncode == 0
         tail = '' if ok else log_tail(self.log_path)
-        record = dict(config=self.run.config, seed=self.run.seed, backbone=self.run.backbone,
-                      optimizer=self.run.optimizer, returncode=self.proc.returncode,
-                      status='finished' if ok else classify_failure(tail), resumed=self.resumed,
-                      wall_time=round(time.time() - self.start, 2), log=self.log_path,
-                      executor='subprocess')
+        record = run_record(self.run, self.fingerprint, returncode=self.proc.returncode,
+                            status='finished' if ok else classify_failure(tail),
+                            resumed=self.resumed, wall_time=round(time.time() - self.start, 2),
+                            log=self.log_path, executor='subprocess')
         if self.gpu is not None:
             record['gpu'] = self.gpu
         if not ok:
             record['log_tail'] = tail
         write_record(self.run.work_dir, record)
+        self.lock.release()
         return record
+
+    def stop(self) -> None:
+        """End the training (interrupted); its checkpoints and ``started`` record stay."""
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+        self.lock.release()
 
 
 class SubprocessExecutor:
@@ -184,7 +224,10 @@ class SubprocessExecutor:
         self._running: set[_Job] = set()
 
     def _run(self, run: Run) -> dict:
-        job = _Job(run, self.env, self.python)
+        try:
+            job = _Job(run, self.env, self.python)
+        except LockedError as err:
+            return locked_record(run, err, self.mode)
         self._running.add(job)
         try:
             job.proc.wait()
@@ -200,7 +243,7 @@ class SubprocessExecutor:
         """Wait for the queue (``cancel``: drop queued runs, stop running ones)."""
         if cancel:
             for job in list(self._running):
-                job.proc.terminate()
+                job.proc.terminate()  # its thread then writes the record and lets the lock go
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> 'SubprocessExecutor':
@@ -213,7 +256,7 @@ class SubprocessExecutor:
 def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
               threads_per_job: int | None = None, poll: float = 0.2,
               on_done: Callable[[dict], None] | None = None, runs_per_gpu: int | None = None,
-              gpus: Sequence[str] | None = None) -> list[dict]:
+              gpus: Sequence[str] | None = None, lock_wait: float = RUN_LOCK_WAIT) -> list[dict]:
     """Run the grid with ``jobs`` processes in parallel; returns the records of runs started.
 
     Args:
@@ -226,6 +269,8 @@ def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
         runs_per_gpu: pack this many runs on each GPU at a time, each process seeing only its
             GPU (``CUDA_VISIBLE_DEVICES``); ``jobs`` becomes ``len(gpus) * runs_per_gpu``.
         gpus: the GPUs to use with ``runs_per_gpu`` (default :func:`visible_gpus`).
+        lock_wait: seconds a run waits for its work dir's lock before it is reported as failed
+            (not trained).
 
     Raises:
         ValueError: If ``jobs`` or ``runs_per_gpu`` is below 1.
@@ -242,26 +287,32 @@ def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
     records: list[dict] = []
     running: list[_Job] = []
     bar = tqdm(total=len(runs), initial=skipped, unit='run', desc='sweep', dynamic_ncols=True)
+
+    def done(run: Run, record: dict) -> None:
+        records.append(record)
+        if on_done:
+            on_done(record)
+        failed = sum(r['status'] == 'failed' for r in records)
+        bar.set_postfix(failed=failed, last=run.name)
+        bar.update(1)
+
     try:
         while todo or running:
             while todo and slots:
                 gpu = slots.popleft()
-                running.append(_Job(todo.popleft(), run_env(threads, gpu), python, gpu))
+                run = todo.popleft()
+                try:
+                    running.append(_Job(run, run_env(threads, gpu), python, gpu, lock_wait))
+                except LockedError as err:
+                    slots.append(gpu)
+                    done(run, locked_record(run, err, SubprocessExecutor.mode))
             time.sleep(poll)
             for job in [j for j in running if j.proc.poll() is not None]:
                 running.remove(job)
                 slots.append(job.gpu)
-                record = job.finish()
-                records.append(record)
-                if on_done:
-                    on_done(record)
-                failed = sum(r['status'] == 'failed' for r in records)
-                bar.set_postfix(failed=failed, last=job.run.name)
-                bar.update(1)
+                done(job.run, job.finish())
     finally:
         for job in running:  # interrupted: stop children, keep their checkpoints for resume
-            job.proc.terminate()
-            job.proc.wait()
-            job.log.close()
+            job.stop()
         bar.close()
     return records

@@ -2,14 +2,26 @@
 
 A run is identified by its config and seed; its identity (backbone, optimizer, ...) is read from
 the config's top-level ``bocb`` field, never parsed from the file name.
+
+Work dirs: ``<work_root>/<key>/seed<seed>``, where a config's key is its file name without
+``.py``; configs of one plan that share a file name in different folders (an lr grid as
+``grid/lr0.1/r50.py``, ``grid/lr0.2/r50.py``) get ``<name>@<folders>``, the folders that tell them
+apart (``r50@lr0.1``, ``r50@lr0.2``), so no two of them share a work dir (:func:`work_dir_keys`).
+A run's fingerprint (:func:`run_fingerprint`: its merged config, seed and extra arguments) is
+written into its record, so a work dir that holds another configuration's run is never taken for
+this one's (see :mod:`bocb_mm.sweep.record`).
 """
 from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
+import json
 import os.path as osp
+import warnings
+from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from mmengine.config import Config
 
@@ -27,6 +39,8 @@ class Run:
     optimizer: str = ''
     dataset: str = ''
     extra_args: tuple[str, ...] = ()
+    config_hash: str = ''
+    """:func:`config_fingerprint` of ``config`` (computed from the file when empty)."""
 
     @property
     def name(self) -> str:
@@ -62,6 +76,133 @@ def find_configs(patterns: Iterable[str]) -> list[str]:
     return sorted(dict.fromkeys(out))
 
 
+def _canonical(obj: Any) -> Any:
+    """A JSON-ready form of a config value that does not depend on dict order or addresses."""
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(repr(v) for v in obj)
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    name = getattr(obj, '__qualname__', None)  # classes and functions of lazy-import configs
+    return f'{getattr(obj, "__module__", "")}.{name}' if name else repr(obj)
+
+
+def _digest(obj: Any) -> str:
+    text = json.dumps(_canonical(obj), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_fingerprint(config: str | Config) -> str:
+    """A short hash of what a config trains: its content with every ``_base_`` merged in.
+
+    Comments, formatting, the order of fields and the file's location do not count; any value
+    (inherited ones included) does.
+
+    Args:
+        config: A config file, or a loaded config.
+
+    Returns:
+        16 hex digits.
+    """
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    return _digest(cfg.to_dict())
+
+
+def run_fingerprint(run: Run) -> str:
+    """A short hash of a run's configuration: its config's content, its seed, its extra
+    ``tools/train.py`` arguments (written into its record; a mismatch means another run).
+
+    Returns:
+        16 hex digits.
+    """
+    return _digest(dict(config=run.config_hash or _file_fingerprint(run.config),
+                        seed=run.seed, extra_args=list(run.extra_args)))
+
+
+def _file_fingerprint(config: str) -> str:
+    """:func:`config_fingerprint` of a file; for one that does not load, a hash of its bytes
+    (of its path when it is missing): its training fails and says why, the sweep goes on."""
+    try:
+        return config_fingerprint(config)
+    except Exception:  # noqa: BLE001 - any loading error is the training's to report
+        try:
+            data = Path(config).read_bytes()
+        except OSError:
+            data = config.encode()
+        return 'file-' + hashlib.sha256(data).hexdigest()[:16]
+
+
+def _tell_apart(paths: Sequence[str]) -> list[str]:
+    """For files of one name in different folders, the folders that tell them apart.
+
+    Returns:
+        Per file, its folder relative to the deepest folder common to all, with ``+`` for the
+        path separator; ``''`` for a file in that common folder.
+    """
+    folders = [osp.dirname(osp.abspath(p)) for p in paths]
+    common = osp.commonpath(folders)
+    rel = [osp.relpath(f, common) for f in folders]
+    return ['' if r == '.' else r.replace(osp.sep, '+') for r in rel]
+
+
+def work_dir_keys(configs: Sequence[str]) -> dict[str, str]:
+    """The folder (under the work root) of each config's runs, unique among ``configs``.
+
+    A config's key is its file name without ``.py``, as it always was, unless another config
+    of the same name (in another folder) is planned with it: those get
+    ``<name>@<folders that tell them apart>`` (``r50@lr0.1``; one in the folder common to the
+    others keeps the plain name). Keys that still collide get a hash of the resolved path.
+
+    Args:
+        configs: Distinct config files (by resolved path).
+
+    Returns:
+        config -> key.
+    """
+    by_stem: dict[str, list[str]] = {}
+    for config in configs:
+        by_stem.setdefault(osp.splitext(osp.basename(config))[0], []).append(config)
+    keys: dict[str, str] = {}
+    for stem, group in by_stem.items():
+        parts = _tell_apart(group) if len(group) > 1 else ['']
+        keys.update({c: f'{stem}@{part}' if part else stem for c, part in zip(group, parts)})
+    counts: dict[str, int] = {}
+    for key in keys.values():
+        counts[key] = counts.get(key, 0) + 1
+    for config, key in keys.items():
+        if counts[key] > 1:
+            digest = hashlib.sha256(osp.realpath(config).encode()).hexdigest()[:8]
+            keys[config] = f'{key}-{digest}'
+    return keys
+
+
+def _distinct_configs(configs: Sequence[str]) -> list[str]:
+    """``configs`` with each file once (by resolved path); a repeat is named in a warning."""
+    seen: dict[str, str] = {}
+    for config in configs:
+        real = osp.realpath(config)
+        if real in seen:
+            if config != seen[real]:
+                warnings.warn(f'config {config} is {seen[real]} (the same file); planned once',
+                              stacklevel=3)
+            continue
+        seen[real] = config
+    return list(seen.values())
+
+
+def _distinct_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` with each value once, in order; repeats are named in a warning."""
+    counts = Counter(int(s) for s in seeds)
+    repeated = [s for s, n in counts.items() if n > 1]
+    if repeated:
+        warnings.warn(f'seed(s) {", ".join(map(str, repeated))} given more than once; each '
+                      'seed is planned once', stacklevel=3)
+    return list(counts)
+
+
 def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,),
               backbones: Sequence[str] | None = None, optimizers: Sequence[str] | None = None,
               extra_args: Sequence[str] = ()) -> list[Run]:
@@ -72,14 +213,21 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
     ``bocb.dataset`` joined with ``bocb.task`` when there is one (``'coco-det'``).
 
     Args:
-        configs: config files (see :func:`find_configs`).
-        work_root: each run writes to ``work_root/<config stem>/seed<seed>``.
-        seeds: random seeds; each becomes ``--cfg-options randomness.seed=<seed>``.
+        configs: config files (see :func:`find_configs`); a file given twice (by two paths)
+            is planned once, with a warning.
+        work_root: each run writes to ``work_root/<key>/seed<seed>``, the key being the
+            config's file name without ``.py`` unless it is not unique
+            (:func:`work_dir_keys`).
+        seeds: random seeds; each becomes ``--cfg-options randomness.seed=<seed>``; a repeated
+            seed is planned once, with a warning.
         backbones: keep only these paper backbone names (case-insensitive), if given.
         optimizers: keep only these paper optimizer names, if given.
         extra_args: more ``tools/train.py`` arguments for every run.
     """
     runs = []
+    configs = _distinct_configs(configs)
+    seeds = _distinct_seeds(seeds)
+    keys = work_dir_keys(configs)  # of every config given: a filter does not move a run
     for config in configs:
         cfg = Config.fromfile(config)
         try:  # a misspelled optimizer fails the plan, not each run after its data and model
@@ -91,16 +239,17 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
                  or _matches(ident.get('column', ''), backbones))
                 and _matches(ident.get('optimizer', ''), optimizers)):
             continue
-        stem = osp.splitext(osp.basename(config))[0]
+        config_hash = config_fingerprint(cfg)
         # Transfer configs name the paper's column ('det:R-50 (LARS)'): several pre-trainings of
         # one backbone are then separate rows of the analysis, as in the paper's table.
         label = ident.get('column') or ident.get('backbone', '')
         dataset = '-'.join(x for x in (ident.get('dataset', ''), ident.get('task', '')) if x)
         for seed in seeds:
             runs.append(Run(config=config, seed=int(seed),
-                            work_dir=osp.join(work_root, stem, f'seed{seed}'),
+                            work_dir=osp.join(work_root, keys[config], f'seed{seed}'),
                             backbone=label, optimizer=ident.get('optimizer', ''),
-                            dataset=dataset, extra_args=tuple(extra_args)))
+                            dataset=dataset, extra_args=tuple(extra_args),
+                            config_hash=config_hash))
     if not runs:
         raise ValueError('the grid is empty: no config matches the backbone/optimizer filters')
     return runs

@@ -9,24 +9,35 @@ from __future__ import annotations
 import os
 import os.path as osp
 import shlex
+from pathlib import Path
 from typing import Sequence
+
+from bocb_mm.utils.fileio import atomic_write
 
 from .collect import has_checkpoint, is_finished
 from .local import REPO_ROOT
 from .plan import Run
+from .record import set_aside_other_run
 
 MAP_FIELDS = ('index', 'config', 'work_dir', 'seed', 'backbone', 'optimizer', 'resume')
 
 
 def write_index_map(runs: Sequence[Run], path: str) -> list[Run]:
-    """Write the TSV map ``index -> run`` of the runs still to do; returns those runs."""
+    """Write the TSV map ``index -> run`` of the runs still to do; returns those runs.
+
+    A work dir holding another configuration's run (another fingerprint) is moved aside first
+    (:func:`~bocb_mm.sweep.record.set_aside_other_run`).
+    """
     todo = [r for r in runs if not is_finished(r)]
-    with open(path, 'w') as f:
-        f.write('\t'.join(MAP_FIELDS) + '\n')
-        for i, run in enumerate(todo):
-            row = (i, run.config, run.work_dir, run.seed, run.backbone, run.optimizer,
-                   int(has_checkpoint(run)))
-            f.write('\t'.join(str(v) for v in row) + '\n')
+    for run in todo:  # a task must not resume another configuration's checkpoint
+        set_aside_other_run(run)
+    lines = ['\t'.join(MAP_FIELDS)]
+    for i, run in enumerate(todo):
+        row = (i, run.config, run.work_dir, run.seed, run.backbone, run.optimizer,
+               int(has_checkpoint(run)))
+        lines.append('\t'.join(str(v) for v in row))
+    text = '\n'.join(lines) + '\n'
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return todo
 
 
@@ -79,6 +90,6 @@ def write_slurm_array(runs: Sequence[Run], out_dir: str, partition: str, job_nam
     todo = write_index_map(runs, map_path)
     script_path = osp.join(out_dir, 'sweep.sbatch')
     if todo:
-        with open(script_path, 'w') as f:
-            f.write(sbatch_script(map_path, len(todo), partition, job_name, **kwargs))
+        text = sbatch_script(map_path, len(todo), partition, job_name, **kwargs)
+        atomic_write(script_path, lambda tmp: Path(tmp).write_text(text))
     return script_path, map_path, todo

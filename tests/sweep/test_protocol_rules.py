@@ -113,6 +113,8 @@ class _ScoreByLr:
         import os
         from concurrent.futures import Future
 
+        from bocb_mm.sweep.plan import run_fingerprint
+
         lr = float(run.extra_args[0])
         self.lrs.append(lr)
         os.makedirs(os.path.join(run.work_dir, 't', 'vis_data'), exist_ok=True)
@@ -124,7 +126,7 @@ class _ScoreByLr:
             top1 = 10.0 if stuck else 90.0 - 10 * abs(math.log10(lr / self.best_lr))
             with open(os.path.join(run.work_dir, 't', 'vis_data', 'scalars.json'), 'w') as f:
                 f.write(json.dumps({'accuracy/top1': top1, 'step': 1}) + '\n')
-        record = dict(status=status, wall_time=0.0)
+        record = dict(status=status, wall_time=0.0, fingerprint=run_fingerprint(run))
         with open(os.path.join(run.work_dir, 'bocb_run.json'), 'w') as f:
             json.dump(record, f)
         future = Future()

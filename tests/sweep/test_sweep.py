@@ -74,14 +74,17 @@ def test_sweep_runs_resumes_after_kill_and_records_failures(tmp_path: Path) -> N
     proc = subprocess.Popen(SWEEP + ['run', pattern, '--work-root', str(work), '--jobs', '2'],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    def finished() -> set[Path]:  # records are written whole: a started run has one too
+        return {p.parent for p in work.glob(f'*/seed0/{RUN_RECORD}')
+                if json.loads(p.read_text())['status'] == 'finished'}
+
     deadline = time.time() + 600
-    while time.time() < deadline and len(list(work.glob(f'*/seed0/{RUN_RECORD}'))) < 2:
+    while time.time() < deadline and not finished():
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
-    done_first = {p.parent for p in work.glob(f'*/seed0/{RUN_RECORD}')
-                  if json.loads(p.read_text())['status'] == 'finished'}
+    done_first = finished()
     assert len(done_first) < 6, 'killed too late to test resuming'
     stamps = {p: (p / RUN_RECORD).stat().st_mtime for p in done_first}
 
