@@ -44,6 +44,8 @@ from tqdm import tqdm  # noqa: E402
 
 import bocb_mm  # noqa: E402,F401
 from bocb_mm.analysis.hparams import typical_hparams  # noqa: E402
+from bocb_mm.cli.argtypes import (int_at_least, percentage, positive_float, seed,  # noqa: E402
+                                  unwritable_folder)
 from bocb_mm.datasets.digits import write_digits_splits  # noqa: E402
 from bocb_mm.optim import get_info, list_optimizers, optimizer_cfg  # noqa: E402
 from bocb_mm.optim.zoo import study_hparams  # noqa: E402
@@ -54,7 +56,10 @@ from bocb_mm.sweep.protocol import (FINAL_FIELDS, TUNING_FIELDS, Outcome, Pair, 
                                     choices_without_signal, diverged_runs,
                                     run_fixed, run_protocol)
 from bocb_mm.sweep.plan import config_fingerprint  # noqa: E402
-from bocb_mm.utils.fileio import atomic_write  # noqa: E402
+from bocb_mm.utils.fileio import atomic_write, holds_data  # noqa: E402
+
+MARKER = '.bocb_demo'
+"""The file that marks a folder as an output folder of the demo."""
 
 # mini backbone -> (its config in configs/demo, the paper backbone it stands for)
 MINI_BACKBONES = {
@@ -115,7 +120,8 @@ class RunWriter:
 
     Args:
         out: The job's output folder (configs under ``configs/``, runs under ``runs/``).
-        roots: ``tune_root`` and ``final_root`` of the digits.
+        roots: ``tune_root`` and ``final_root`` of the digits (and their ``digest``, which
+            goes into every config).
         epochs: The full budget; ``halving_epochs``: the first rung's.
         halving_epochs: Budget of the first rung, or None.
         keep_checkpoints: Final runs ``(backbone, optimizer, seed)`` that save their weights.
@@ -169,6 +175,8 @@ class RunWriter:
         bocb = dict(backbone=pair.backbone, optimizer=pair.optimizer, dataset='digits',
                     input_size=8, stands_for=stands_for, stage=trial.stage, lr=trial.lr,
                     weight_decay=pair.weight_decay, typical_lr=pair.typical_lr)
+        if self.roots.get('digest'):  # new data, new config: a run on other data is not reused
+            bocb['data_digest'] = self.roots['digest']
         checkpoint = (dict(interval=epochs, save_last=True) if self._saves(trial)
                       else dict(interval=-1, save_last=False))
         return (f'# {pair.backbone} x {pair.optimizer}, lr {trial.lr:.3g}, stage {trial.stage} '
@@ -306,6 +314,31 @@ def describe(args: argparse.Namespace, protocol: TuningProtocol, sizes: dict) ->
                 **protocol.describe(), why=PROTOCOL_WHY)
 
 
+def out_problem(out: str, force: bool) -> str | None:
+    """Why the demo must not write to ``out``, or None.
+
+    The demo reuses and overwrites what an output folder holds (``results.csv``, ``tuning.csv``,
+    ``report/``, the runs, the data under ``data/``); a folder that holds files but not the
+    :data:`MARKER` the demo writes into its output folders is someone else's.
+    """
+    problem = unwritable_folder(out)
+    if problem or force or not holds_data(out) or osp.isfile(osp.join(out, MARKER)):
+        return problem
+    return (f'{out} holds files but is not an output folder of the demo (it has no {MARKER} '
+            'file); the demo would overwrite its results.csv, tuning.csv and report/ and train '
+            'on its data/. Choose a new folder, or pass --force to use this one')
+
+
+def mark_output(out: str) -> None:
+    """Create ``out`` and its :data:`MARKER`, which identifies it as the demo's output."""
+    os.makedirs(out, exist_ok=True)
+    marker = osp.join(out, MARKER)
+    if not osp.isfile(marker):
+        with open(marker, 'w') as f:
+            f.write('An output folder of tools/bocb_demo.py: a rerun reuses its finished runs '
+                    'and replaces its results, report and damaged data.\n')
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='tuned mini-BOCB on real data (CPU, minutes)')
     parser.add_argument('--protocol', choices=['tuned', 'paper'], default='tuned',
@@ -317,27 +350,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         choices=list(MINI_BACKBONES))
     parser.add_argument('--optimizers', nargs='+', default=None,
                         help='paper optimizer names (default: all 20)')
-    parser.add_argument('--lr-factors', type=float, nargs='+',
+    parser.add_argument('--lr-factors', type=positive_float, nargs='+',
                         help=f'grid: multiples of the typical lr (default {DEFAULTS["lr_factors"]})')
-    parser.add_argument('--epochs', type=int, help=f'full budget (default {DEFAULTS["epochs"]})')
-    parser.add_argument('--halving-epochs', type=int,
+    parser.add_argument('--epochs', type=int_at_least(1, 'epochs'),
+                        help=f'full budget (default {DEFAULTS["epochs"]})')
+    parser.add_argument('--halving-epochs', type=int_at_least(0, 'epochs'),
                         help='first rung of successive halving, 0 = no halving (default '
                              f'{DEFAULTS["halving_epochs"]})')
-    parser.add_argument('--keep', type=int, help='grid points kept after the first rung')
-    parser.add_argument('--final-seeds', '--seeds', type=int, nargs='+', dest='final_seeds',
+    parser.add_argument('--keep', type=int_at_least(1, 'grid points'),
+                        help='grid points kept after the first rung')
+    parser.add_argument('--final-seeds', '--seeds', type=seed, nargs='+', dest='final_seeds',
                         help=f'seeds of the final runs (default {DEFAULTS["final_seeds"]})')
-    parser.add_argument('--extend-edges', type=int,
+    parser.add_argument('--extend-edges', type=int_at_least(0, 'grid points'),
                         help='grid points a pair may add beyond an edge of its grid when the '
                              'first rung\'s choice sits on it (default '
                              f'{DEFAULTS["extend_edges"]})')
-    parser.add_argument('--stall-top1', type=float,
+    parser.add_argument('--stall-top1', type=percentage,
                         help='validation top-1 (%%) at or below which a tuning run counts as '
                              f'stalled, no signal (default {DEFAULTS["stall_top1"]})')
-    parser.add_argument('--tune-seed', type=int, default=0)
-    parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (workers)')
+    parser.add_argument('--tune-seed', type=seed, default=0)
+    parser.add_argument('--jobs', type=int_at_least(1, 'jobs'), default=2,
+                        help='trainings at a time (workers)')
     parser.add_argument('--executor', choices=['inprocess', 'subprocess'], default='inprocess')
-    parser.add_argument('--out', default='work_dirs/bocb_demo')
+    parser.add_argument('--out', default='work_dirs/bocb_demo',
+                        help=f'output folder: a new or empty one, or an earlier output of the '
+                             f'demo (it holds the {MARKER} file), whose finished runs are reused')
+    parser.add_argument('--force', action='store_true',
+                        help='use --out even if it holds files the demo did not write (its '
+                             'results.csv, tuning.csv, report/ and data/ are replaced)')
     args = parser.parse_args(argv)
+    problem = out_problem(args.out, args.force)
+    if problem:
+        parser.error(f'--out: {problem}')
     if args.optimizers is not None and len({o.lower() for o in args.optimizers}) < 2:
         parser.error('--optimizers: the report compares optimizers on each backbone (ranks, '
                      f'drop-worst statistics); name at least 2, got {args.optimizers}')
@@ -406,12 +450,24 @@ def report(out: str, results: str, tuning: str | None, info: dict, writer: RunWr
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return run_demo(args)
+    except KeyboardInterrupt:
+        print('[demo] interrupted; finished runs are kept, the same command resumes',
+              file=sys.stderr)
+        return 130
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Train, collect and report (see the module docstring); returns the exit code."""
     start = time.time()
     protocol = build_protocol(args)
     default = QUICK_OPTIMIZERS if args.quick else list_optimizers()
     optimizers = [get_info(o).name for o in (args.optimizers or default)]
     out = osp.abspath(args.out)
-    sizes = write_digits_splits(osp.join(out, 'data'), overwrite=False)
+    mark_output(out)
+    sizes = write_digits_splits(osp.join(out, 'data'), overwrite=False,
+                                log=lambda msg: print(f'[demo] {msg}', flush=True))
     pairs = make_pairs(args.backbones, optimizers, args.protocol)
     first = (args.backbones[0], protocol.final_seeds[0])
     keep = {(first[0], o, first[1]) for o in optimizers[:3]}

@@ -11,7 +11,8 @@
     # extra tools/train.py arguments go after `--`:
     python tools/bocb_sweep.py run CONFIGS -- --cfg-options train_cfg.max_epochs=1
 
-Re-running `run` skips finished runs and resumes interrupted ones from their last checkpoint.
+Re-running `run` skips finished runs and resumes interrupted ones from their last checkpoint
+(Ctrl-C stops the running trainings and exits with 130).
 A run's work dir is `WORK_ROOT/<config name>/seed<N>` (`<config name>@<folders>` for configs of
 one name in different folders); its record `bocb_run.json` carries a fingerprint of its config and
 arguments, and a run of other ones found there is moved aside, not reused. One `run` at a time per
@@ -27,6 +28,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import bocb_mm  # noqa: E402,F401
+from bocb_mm.cli.argtypes import int_at_least, seed, unwritable_folder  # noqa: E402
 from bocb_mm.sweep import (collect, find_configs, plan_grid, run_local,  # noqa: E402
                            write_slurm_array)
 from bocb_mm.sweep.local import GPUSlotError  # noqa: E402
@@ -44,9 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument('configs', nargs='*', default=['configs/cifar100/**/*.py'],
-                       help='config files, globs, or @file with one config per line')
+                       help='config files, globs, or @file with one path or glob per line '
+                            '(relative to that file; # starts a comment)')
         p.add_argument('--work-root', default='work_dirs/bocb_sweep')
-        p.add_argument('--seeds', type=int, nargs='+', default=[0])
+        p.add_argument('--seeds', type=seed, nargs='+', default=[0])
         p.add_argument('--backbones', nargs='+', help='paper backbone names to keep')
         p.add_argument('--optimizers', nargs='+', help='paper optimizer names to keep')
         p.add_argument('--metric', help='metric key (default: accuracy/top1, coco/bbox_mAP, '
@@ -60,33 +63,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p_run = sub.add_parser('run', help='run the grid locally, then collect results')
     common(p_run)
     placement = p_run.add_mutually_exclusive_group()
-    placement.add_argument('--jobs', type=int, default=1, help='runs at a time (CPU or GPU 0)')
-    placement.add_argument('--runs-per-gpu', type=int, metavar='N',
+    placement.add_argument('--jobs', type=int_at_least(1, 'jobs'), default=1,
+                           help='runs at a time (CPU or GPU 0)')
+    placement.add_argument('--runs-per-gpu', type=int_at_least(1, 'runs per GPU'), metavar='N',
                            help='N runs at a time on each visible GPU, each run seeing only '
                                 'its GPU (CUDA_VISIBLE_DEVICES); stops if no GPU is visible')
-    p_run.add_argument('--threads', type=int, help='threads per run (default cores // runs)')
+    p_run.add_argument('--threads', type=int_at_least(1, 'threads'),
+                       help='threads per run (default cores // runs)')
     p_run.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
     p_slurm = sub.add_parser('slurm', help='write (and print) a Slurm job array')
     common(p_slurm)
     p_slurm.add_argument('--partition', required=True)
     p_slurm.add_argument('--job-name', default='bocb')
-    p_slurm.add_argument('--gpus-per-run', type=int, default=1)
-    p_slurm.add_argument('--cpus-per-gpu', type=int, default=5)
-    p_slurm.add_argument('--max-parallel', type=int)
+    p_slurm.add_argument('--gpus-per-run', type=int_at_least(1, 'GPUs'), default=1)
+    p_slurm.add_argument('--cpus-per-gpu', type=int_at_least(1, 'CPUs'), default=5)
+    p_slurm.add_argument('--max-parallel', type=int_at_least(1, 'tasks'))
     p_slurm.add_argument('--time', help='Slurm time limit per task, e.g. 24:00:00')
     p_collect = sub.add_parser('collect', help='gather every run\'s metrics into one CSV')
     common(p_collect)
     p_collect.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
     args = parser.parse_args(argv)
     args.extra = extra
+    check_paths(args, sub.choices[args.command])
     return args
+
+
+def check_paths(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Expand the configs into ``args.config_files`` and check the folders a command writes.
+
+    Errors (a glob that matches nothing, a folder given as a config, a work root that cannot
+    be written) end in ``parser.error`` (exit 2) before anything is planned.
+    """
+    try:
+        args.config_files = find_configs(args.configs)
+    except (OSError, ValueError) as err:
+        parser.error(str(err))
+    if args.command == 'plan':
+        return
+    outputs = [('--work-root', args.work_root)]
+    if getattr(args, 'out', None):
+        outputs.append(('--out', osp.dirname(osp.abspath(args.out))))
+    for option, folder in outputs:
+        problem = unwritable_folder(folder)
+        if problem:
+            parser.error(f'{option}: {problem}')
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runs = plan_grid(find_configs(args.configs), args.work_root, seeds=args.seeds,
-                     backbones=args.backbones, optimizers=args.optimizers,
-                     extra_args=args.extra)
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print(f'bocb_sweep {args.command}: interrupted; finished runs and checkpoints are kept, '
+              'the same command resumes', file=sys.stderr)
+        return 130
+
+
+def command(args: argparse.Namespace) -> int:
+    """Plan the grid and carry out ``args.command``; returns the exit code."""
+    try:
+        runs = plan_grid(args.config_files, args.work_root, seeds=args.seeds,
+                         backbones=args.backbones, optimizers=args.optimizers,
+                         extra_args=args.extra)
+    except (OSError, ValueError) as err:
+        print(f'bocb_sweep {args.command}: error: {err}', file=sys.stderr)
+        return 2
     out_csv = getattr(args, 'out', None) or osp.join(args.work_root, 'results.csv')
     if args.command == 'plan':
         from bocb_mm.sweep.collect import run_state

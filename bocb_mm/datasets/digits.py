@@ -11,7 +11,8 @@ The tuning protocol of the main job needs a validation split that is not the tes
 "fit" images) and writes two CIFAR roots with the same training file, ``tune`` ("test" file: the
 validation images) and ``final`` (test file: the test images). Runs that choose hyper-parameters
 only ever read ``tune``, whose files contain no test image; the final runs train on the same fit
-images (same iterations per epoch, so the chosen lr means the same schedule).
+images (same iterations per epoch, so the chosen lr means the same schedule). Each root records
+the SHA-256 of its files (:data:`MANIFEST`); a rerun keeps a root only while its files match.
 
 The main job trains hundreds of short runs in a few long-lived processes; :class:`PackedCIFAR100`
 (``type='bocb_mm.PackedCIFAR100'``, registered when this module is imported, e.g. through the
@@ -21,8 +22,12 @@ process instead of once per image, epoch and run.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import os.path as osp
+from typing import Callable
 
 import numpy as np
 
@@ -89,9 +94,76 @@ def digits_split_indices(test_fraction: float = 0.2, val_fraction: float = 0.2,
     return dict(fit=train[fit], val=train[val], train=train, test=test)
 
 
+MANIFEST = 'bocb_digits.json'
+"""The file in each CIFAR root of :func:`write_digits_splits` that records its files' SHA-256
+and the split parameters, written after the data files."""
+
+CIFAR_FILES = tuple(osp.join('cifar-100-python', name) for name in ('train', 'test', 'meta'))
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def root_problem(root: str, split: dict) -> str | None:
+    """Why a CIFAR root of :func:`write_digits_splits` cannot be reused as it is, or None.
+
+    Args:
+        root: The root (``<data>/tune`` or ``<data>/final``).
+        split: The split parameters it must have been written with.
+
+    Returns:
+        None when its :data:`MANIFEST` records ``split`` and every file matches its recorded
+        SHA-256; else the reason (a missing, damaged or changed file, no manifest, other split
+        parameters), naming the file.
+    """
+    manifest = osp.join(root, MANIFEST)
+    if not osp.isfile(manifest):
+        return f'{root} has no {MANIFEST} (its data was not written by the demo, or not to the end)'
+    try:
+        with open(manifest) as f:
+            recorded = json.load(f)
+        files = dict(recorded['files'])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f'{manifest} is unreadable ({err})'
+    if recorded.get('split') != split:
+        return f'{root} was split with {recorded.get("split")}, not {split}'
+    for name in CIFAR_FILES:
+        path = osp.join(root, name)
+        if not osp.isfile(path):
+            return f'{path} is missing'
+        if _sha256(path) != files.get(name):
+            return f'{path} fails its checksum (damaged, or changed since the demo wrote it)'
+    return None
+
+
+def record_checksums(root: str, split: dict) -> dict[str, str]:
+    """Write the :data:`MANIFEST` of a CIFAR root: its files' SHA-256 and ``split``.
+
+    Returns:
+        The SHA-256 per file (relative to ``root``).
+    """
+    from ..utils.fileio import atomic_write  # here: bocb_mm.utils imports the data checks
+    files = {name: _sha256(osp.join(root, name)) for name in CIFAR_FILES}
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            json.dump(dict(split=split, files=files), f, indent=1)
+
+    atomic_write(osp.join(root, MANIFEST), write)
+    return files
+
+
 def write_digits_splits(root: str, test_fraction: float = 0.2, val_fraction: float = 0.2,
-                        seed: int = 0, overwrite: bool = True) -> dict:
+                        seed: int = 0, overwrite: bool = True,
+                        log: Callable[[str], None] | None = None) -> dict:
     """Write the ``tune`` and ``final`` CIFAR roots of the tuning protocol under ``root``.
+
+    Each root gets a :data:`MANIFEST` with its files' SHA-256, written after them.
 
     Args:
         root: Folder; gets ``tune/cifar-100-python`` (fit / validation) and
@@ -99,24 +171,37 @@ def write_digits_splits(root: str, test_fraction: float = 0.2, val_fraction: flo
         test_fraction: Share of all images in the test split.
         val_fraction: Share of the training images in the validation split.
         seed: Seed of the stratified splits.
-        overwrite: False: a root whose files exist is left as it is (the data finished runs
-            were trained on).
+        overwrite: False: a root whose files match its manifest is left as it is (the data
+            finished runs were trained on); any other root (a file missing, damaged or changed,
+            no manifest, other split parameters) is written again.
+        log: Called with a line for each existing root that is written again, and why.
 
     Returns:
-        Split sizes ``fit, val, train, test, classes`` and the two roots ``tune_root`` and
-        ``final_root``.
+        Split sizes ``fit, val, train, test, classes``, the two roots ``tune_root`` and
+        ``final_root``, and ``digest``: a short hash of both roots' file checksums (it changes
+        when the data does).
     """
     images, labels = digits_images()
     idx = digits_split_indices(test_fraction, val_fraction, seed)
+    split = dict(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
     roots = dict(tune_root=osp.join(root, 'tune'), final_root=osp.join(root, 'final'))
+    digest = hashlib.sha256()
     for key, (train, held_out) in (('tune_root', ('fit', 'val')),
                                    ('final_root', ('fit', 'test'))):
-        files = [osp.join(roots[key], 'cifar-100-python', f) for f in ('train', 'test', 'meta')]
-        if not overwrite and all(osp.isfile(f) for f in files):
-            continue
-        write_cifar(roots[key], images[idx[train]], labels[idx[train]], images[idx[held_out]],
-                    labels[idx[held_out]], num_classes=10, fine_label_names=DIGIT_CLASSES)
-    return dict(**{k: len(v) for k, v in idx.items()}, classes=len(DIGIT_CLASSES), **roots)
+        problem = None if overwrite else root_problem(roots[key], split)
+        if overwrite or problem is not None:
+            if problem is not None and log is not None and osp.exists(roots[key]):
+                log(f'{problem}; writing the {key[:-5]} data again')
+            with contextlib.suppress(FileNotFoundError):  # no stale manifest during the write
+                os.unlink(osp.join(roots[key], MANIFEST))
+            write_cifar(roots[key], images[idx[train]], labels[idx[train]],
+                        images[idx[held_out]], labels[idx[held_out]], num_classes=10,
+                        fine_label_names=DIGIT_CLASSES)
+            record_checksums(roots[key], split)
+        with open(osp.join(roots[key], MANIFEST)) as f:
+            digest.update(json.dumps(json.load(f)['files'], sort_keys=True).encode())
+    return dict(**{k: len(v) for k, v in idx.items()}, classes=len(DIGIT_CLASSES), **roots,
+                digest=digest.hexdigest()[:16])
 
 
 DETERMINISTIC_TRANSFORMS = frozenset({'Resize', 'CenterCrop', 'PackInputs'})

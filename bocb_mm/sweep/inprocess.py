@@ -20,9 +20,11 @@ import contextlib
 import logging
 import os
 import os.path as osp
+import threading
 import time
 import traceback
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from .collect import classify_failure
@@ -189,38 +191,117 @@ def _train_and_record(run: Run, fingerprint: str) -> dict:
     return record
 
 
+def lost_run_record(run: Run, deaths: int) -> dict:
+    """The record of a run whose worker process died ``deaths`` times while it was in flight.
+
+    Nothing is written to its work dir: the next call of the sweep or the demo trains it again.
+    """
+    return dict(config=run.config, seed=run.seed, backbone=run.backbone, optimizer=run.optimizer,
+                executor='inprocess', status='failed', log=osp.join(run.work_dir, LOG_NAME),
+                log_tail=f'the worker process training this run died {deaths} time(s) (killed, '
+                         'or out of memory?); the run was given up after its retries',
+                wall_time=None, overhead=None)
+
+
 class InProcessExecutor:
     """A pool of long-lived training workers (one per job slot) for :class:`Run` objects.
 
     Use as a context manager; :meth:`submit` returns a future of the run's record. Workers are
     started with ``spawn`` (no state inherited from the parent, on every platform).
 
+    A worker that dies (killed, out of memory) breaks the process pool and every run in
+    flight with it: the executor starts a new pool and submits those runs again (each resumes
+    from its last checkpoint, if it has one), at most ``retries`` times per run; a run lost more
+    often gets a ``failed`` record (:func:`lost_run_record`).
+
     Args:
         jobs: Workers (runs at a time).
         threads_per_job: torch threads per worker (default: cores // jobs, at least 1).
         start_method: multiprocessing start method of the workers.
+        retries: How many times a run lost with its worker is submitted again.
     """
 
     mode = 'inprocess'
 
     def __init__(self, jobs: int = 1, threads_per_job: int | None = None,
-                 start_method: str = 'spawn') -> None:
+                 start_method: str = 'spawn', retries: int = 2) -> None:
         self.jobs = max(1, jobs)
         self.threads = threads_per_job or max(1, (os.cpu_count() or 1) // self.jobs)
-        self._pool = ProcessPoolExecutor(self.jobs, mp_context=get_context(start_method),
-                                         initializer=init_worker,
-                                         initargs=(self.threads, os.getpid()))
+        self.retries = retries
+        self.restarts = 0
+        self._context = get_context(start_method)
+        self._lock = threading.Lock()
+        self._closed = False
+        # resubmissions run here, not in the broken pool's own thread, which calls back
+        self._resubmitter = ThreadPoolExecutor(1, thread_name_prefix='bocb-resubmit')
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=init_worker,
+                                   initargs=(self.threads, os.getpid()))
 
     def submit(self, run: Run) -> Future:
         """Queue a run; the future's result is its record (see :func:`train_in_process`)."""
-        return self._pool.submit(train_in_process, run)
+        outer: Future = Future()
+        self._start(run, outer, 0)
+        return outer
+
+    def _start(self, run: Run, outer: Future, lost: int) -> None:
+        with self._lock:
+            pool = self._pool
+            inner = pool.submit(train_in_process, run)
+        inner.add_done_callback(lambda done: self._settle(run, outer, lost, pool, done))
+
+    def _settle(self, run: Run, outer: Future, lost: int, pool: ProcessPoolExecutor,
+                inner: Future) -> None:
+        """Pass the outcome of one attempt on, or submit the run again if its worker died."""
+        if inner.cancelled():
+            outer.cancel()
+            return
+        error = inner.exception()
+        if isinstance(error, BrokenProcessPool) and not self._closed:
+            if lost < self.retries:
+                self._resubmitter.submit(self._retry, run, outer, lost + 1, pool)
+                return
+            error, result = None, lost_run_record(run, lost + 1)
+        else:
+            result = None if error else inner.result()
+        with contextlib.suppress(InvalidStateError):  # the caller cancelled it
+            if error is not None:
+                outer.set_exception(error)
+            else:
+                outer.set_result(result)
+
+    def _retry(self, run: Run, outer: Future, lost: int, broken: ProcessPoolExecutor) -> None:
+        """Replace the broken pool (once for all the runs it lost) and submit ``run`` again."""
+        with self._lock:
+            if self._pool is broken and not self._closed:
+                self._pool = self._new_pool()
+                self.restarts += 1
+                broken.shutdown(wait=False)
+        try:
+            self._start(run, outer, lost)
+        except RuntimeError as err:  # shut down meanwhile
+            with contextlib.suppress(InvalidStateError):
+                outer.set_exception(err)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop the workers (``cancel``: drop queued runs and end running ones now)."""
         if cancel:
-            for proc in list(getattr(self._pool, '_processes', {}).values()):
+            with self._lock:  # no pool is started after this
+                self._closed = True
+                pool = self._pool
+            for proc in list((getattr(pool, '_processes', None) or {}).values()):
                 proc.terminate()
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            pool.shutdown(wait=False, cancel_futures=True)
+        while not cancel:  # a pool that replaced a broken one meanwhile is waited for too
+            pool = self._pool
+            pool.shutdown(wait=True)
+            with self._lock:
+                if self._pool is pool:
+                    self._closed = True
+                    break
+        self._resubmitter.shutdown(wait=True)
 
     def __enter__(self) -> 'InProcessExecutor':
         return self

@@ -18,6 +18,7 @@ import glob
 import hashlib
 import json
 import os.path as osp
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -57,22 +58,64 @@ def _matches(value: str, wanted: Sequence[str] | None) -> bool:
     return not wanted or value.lower() in {w.lower() for w in wanted}
 
 
+def _list_file_entries(spec: str) -> list[str]:
+    """The entries of a list file (``@runs.txt``), relative paths taken from its folder.
+
+    A ``#`` at the start of a line or after a space begins a comment (indented and trailing
+    comments included); blank lines are skipped.
+
+    Raises:
+        FileNotFoundError: If the list file does not exist.
+    """
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f'list file @{spec}: not found')
+    entries = []
+    for line in path.read_text().splitlines():
+        entry = re.split(r'(?:^|\s)#', line, maxsplit=1)[0].strip()
+        if entry:
+            entries.append(osp.normpath(osp.join(str(path.parent), entry)))
+    return entries
+
+
+def _expand(pattern: str) -> list[str]:
+    """The config paths of one pattern: a path, a glob, or ``@file`` (entries expanded alike).
+
+    Raises:
+        FileNotFoundError: If a glob matches nothing, naming it.
+    """
+    if pattern.startswith('@'):
+        return [c for entry in _list_file_entries(pattern[1:]) for c in _expand(entry)]
+    if any(ch in pattern for ch in '*?['):
+        found = sorted(glob.glob(pattern, recursive=True))
+        if not found:
+            raise FileNotFoundError(f'no config matches the pattern {pattern!r}')
+        return found
+    return [pattern]
+
+
 def find_configs(patterns: Iterable[str]) -> list[str]:
-    """Expand config paths, globs (``configs/cifar100/**/*.py``) and list files (``@runs.txt``)."""
-    out: list[str] = []
-    for pattern in patterns:
-        if pattern.startswith('@'):
-            lines = Path(pattern[1:]).read_text().splitlines()
-            out += [line.strip() for line in lines if line.strip() and not line.startswith('#')]
-        elif any(ch in pattern for ch in '*?['):
-            out += sorted(glob.glob(pattern, recursive=True))
-        else:
-            out.append(pattern)
+    """Expand config paths, globs (``configs/cifar100/**/*.py``) and list files (``@runs.txt``).
+
+    A list file holds one path or glob per line, relative to the list file's folder; ``#``
+    starts a comment.
+
+    Raises:
+        FileNotFoundError: A path that does not exist, a glob that matches nothing, a missing
+            list file.
+        ValueError: A folder where a config file is expected, or no pattern at all.
+    """
+    patterns = list(patterns)
+    out = [config for pattern in patterns for config in _expand(pattern)]
+    folders = [c for c in out if osp.isdir(c)]
+    if folders:
+        raise ValueError(f'{folders[0]} is a folder, not a config file (for every config under '
+                         f'it give a glob: {osp.join(folders[0], "**", "*.py")!r})')
     missing = [c for c in out if not osp.isfile(c)]
     if missing:
         raise FileNotFoundError(f'config(s) not found: {", ".join(missing[:5])}')
     if not out:
-        raise ValueError(f'no config matches {list(patterns)}')
+        raise ValueError(f'no config matches {patterns}')
     return sorted(dict.fromkeys(out))
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bocb_mm.datasets.digits import (digits_images, digits_split_indices, stratified_split,
-                                     write_digits_splits)
+from bocb_mm.datasets.digits import (digits_images, digits_split_indices, record_checksums,
+                                     stratified_split, write_digits_splits)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, str(REPO / 'tools' / 'bocb_demo.py')]
@@ -172,6 +172,9 @@ def test_poisoned_test_labels_do_not_change_the_choice(
     batch['fine_labels'] = [(y + 1) % 10 for y in batch['fine_labels']]
     with open(test_file, 'wb') as f:
         pickle.dump(batch, f, protocol=2)
+    # the poison as the demo's own data: its checksum recorded, the folder marked as the demo's
+    record_checksums(sizes['final_root'], dict(test_fraction=0.2, val_fraction=0.2, seed=0))
+    (tmp_path / '.bocb_demo').write_text('')
     subset = ['--backbones', 'mini-resnet', '--optimizers', 'SGD-M', 'AdamW']  # enough to see
     result = _run_demo(tmp_path, *subset, *REDUCED[REDUCED.index('--lr-factors'):])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
