@@ -147,3 +147,24 @@ def test_configs_name_the_data_they_train_on(demo: ModuleType, tmp_path: Path) -
     assert f"'data_digest': '{sizes['digest']}'" in writer.config_text(trial)
     other = demo.RunWriter(str(tmp_path), dict(sizes, digest='0' * 16), 2, None, set())
     assert other.config_text(trial) != writer.config_text(trial)
+
+
+def test_ctrl_c_ends_the_demo_with_one_line_and_130(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / 'demo'
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / 'tools' / 'bocb_demo.py'), '--protocol', 'paper',
+         '--backbones', 'mini-resnet', '--optimizers', 'SGD-M', 'AdamW', '--epochs', '50',
+         '--final-seeds', '1', '--jobs', '1', '--out', str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # the job has planned its runs and starts its workers
+        if line.startswith('[demo] protocol'):
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert '[demo] interrupted; finished runs are kept' in err and 'Traceback' not in err
