@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -150,10 +154,6 @@ def test_configs_name_the_data_they_train_on(demo: ModuleType, tmp_path: Path) -
 
 
 def test_ctrl_c_ends_the_demo_with_one_line_and_130(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
     out = tmp_path / 'demo'
     proc = subprocess.Popen(
         [sys.executable, str(REPO / 'tools' / 'bocb_demo.py'), '--protocol', 'paper',
