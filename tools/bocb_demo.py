@@ -23,7 +23,7 @@
 
 A rerun reuses a run only when its record's fingerprint (its config, seed and arguments) is the
 new run's: a rerun with other arguments (``--epochs 6``) trains anew, the old run's folder moved
-aside to ``<work_dir>.replaced-<fingerprint>`` with a warning.
+aside to ``<work_dir>.replaced-<fingerprint>`` with a warning. One demo at a time per ``--out``.
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ from bocb_mm.sweep.protocol import (FINAL_FIELDS, TUNING_FIELDS, Outcome, Pair, 
                                     ProtocolResult, Trial, TuningProtocol,
                                     choices_without_signal, diverged_runs,
                                     run_fixed, run_protocol)
+from bocb_mm.sweep.lock import FileLock, LockedError, folder_lock_path  # noqa: E402
 from bocb_mm.sweep.plan import config_fingerprint  # noqa: E402
 from bocb_mm.utils.fileio import atomic_write, holds_data  # noqa: E402
 
@@ -140,8 +141,8 @@ class RunWriter:
 
     def config_hash(self, trial: Trial, text: str) -> str:
         """The fingerprint of a trial's config (its run's record carries it): the leaf's text
-        with the merged content of its mini backbone's config, loaded once per backbone (a
-        tenth of the cost of loading every leaf)."""
+        with the merged content of its mini backbone's config, loaded once per backbone
+        (loading every leaf would cost about 60 times as much)."""
         base = MINI_BACKBONES[trial.pair.backbone][0]
         if base not in self._base_hashes:
             self._base_hashes[base] = config_fingerprint(osp.join(REPO, base))
@@ -451,7 +452,12 @@ def report(out: str, results: str, tuning: str | None, info: dict, writer: RunWr
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return run_demo(args)
+        with FileLock(folder_lock_path(osp.abspath(args.out)), f'output folder {args.out}'):
+            return run_demo(args)
+    except LockedError as err:
+        print(f'[demo] {err}: another demo is writing there; wait for it to end, or choose '
+              'another --out', file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print('[demo] interrupted; finished runs are kept, the same command resumes',
               file=sys.stderr)

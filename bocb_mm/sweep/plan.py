@@ -141,8 +141,8 @@ def _digest(obj: Any) -> str:
 def config_fingerprint(config: str | Config) -> str:
     """A short hash of what a config trains: its content with every ``_base_`` merged in.
 
-    Comments, formatting, the order of fields and the file's location do not count; any value
-    (inherited ones included) does.
+    Comments, formatting and the order of fields do not count; any value (inherited ones
+    included) does, also one derived from the file's location (``{{fileDirname}}``).
 
     Args:
         config: A config file, or a loaded config.

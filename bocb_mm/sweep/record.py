@@ -10,7 +10,7 @@
 * A record that cannot be read (damaged by hand, or by a tool outside the sweep) is named in a
   warning and the run counts as unfinished.
 * A record without a fingerprint (written before records carried one) is trusted, with a
-  warning.
+  warning (once per work root: a sweep of hundreds of such runs gets one line).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ __all__ = ['RUN_RECORD', 'STARTED', 'read_record', 'write_record', 'run_record',
 RUN_RECORD = 'bocb_run.json'
 #: Status of a run that has started and not ended (still training, or interrupted).
 STARTED = 'started'
-_warned_legacy: set[str] = set()
+_legacy_roots: set[str] = set()
 
 
 def read_record(work_dir: str) -> dict | None:
@@ -76,11 +76,13 @@ def same_run(record: dict, run: Run, fingerprint: str | None = None) -> bool:
     """
     recorded = record.get('fingerprint')
     if recorded is None:
-        if run.work_dir not in _warned_legacy:
-            _warned_legacy.add(run.work_dir)
+        root = osp.dirname(osp.dirname(osp.abspath(run.work_dir)))  # <root>/<key>/seed<N>
+        if root not in _legacy_roots:
+            _legacy_roots.add(root)
             warnings.warn(f'run record {osp.join(run.work_dir, RUN_RECORD)} has no fingerprint '
                           '(written by an older version): trusted to be of this config and '
-                          'arguments; delete it to train the run again', stacklevel=3)
+                          f'arguments, as are the other such records under {root} (no further '
+                          'warning); delete a record to train its run again', stacklevel=3)
         return True
     return recorded == (fingerprint or run_fingerprint(run))
 

@@ -220,6 +220,32 @@ def test_trainings_end_with_a_killed_sweep(tmp_path: Path) -> None:
     assert result_row(run)['status'] == 'pending'  # interrupted: resumed by the next sweep
 
 
+def test_a_worker_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """What an in-process executor's worker does first (``init_worker``): it must not train on
+    after a ``kill -9`` of the sweep or the main job."""
+    armed = tmp_path / 'armed'
+    worker = ('import os, sys, time\nfrom bocb_mm.sweep.lock import die_with_parent\n'
+              'die_with_parent(int(sys.argv[1]))\n'
+              f'open({str(armed)!r}, "w").write(str(os.getpid()))\ntime.sleep(120)\n')
+    parent = subprocess.Popen([sys.executable, '-c', (
+        'import os, subprocess, sys, time\n'
+        f'subprocess.Popen([sys.executable, "-c", {worker!r}, str(os.getpid())])\n'
+        'time.sleep(120)\n')])
+    try:
+        deadline = time.time() + 60
+        while not (armed.exists() and armed.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        pid = int(armed.read_text())
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.time() + 10
+    while not _ended(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    if not _ended(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail('the worker outlived the process that started it')
+
 # -------------------------------------------------------------------------- damaged files
 def test_damaged_record_is_named_and_the_run_counts_as_unfinished(
         tmp_path: Path, data_root: Path) -> None:

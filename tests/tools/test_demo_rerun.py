@@ -1,14 +1,18 @@
 """The main job run again on its output folder: other arguments train anew (the old runs moved
-aside, not reported under the new label)."""
+aside, not reported under the new label); a second job on a busy folder stops naming the first."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bocb_mm.sweep.lock import folder_lock_path
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, str(REPO / 'tools' / 'bocb_demo.py')]
@@ -35,3 +39,14 @@ def test_a_rerun_with_more_epochs_trains_anew(tmp_path: Path) -> None:
     assert again.stderr.count('moved it to') == 2
     assert len(list(out.glob('runs/*/*/*/final/seed0.replaced-*'))) == 2  # kept, not deleted
 
+
+def test_a_second_job_on_a_busy_output_folder_stops(tmp_path: Path) -> None:
+    out = tmp_path / 'demo'
+    with open(folder_lock_path(str(out)), 'w') as lock:  # what a running job holds
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write(f'pid {os.getpid()}\n')
+        lock.flush()
+        result = _demo(out, '--epochs', '1')
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f'pid {os.getpid()}' in result.stderr and 'another demo' in result.stderr
+    assert not (out / 'runs').exists()
