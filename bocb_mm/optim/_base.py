@@ -20,7 +20,8 @@ from ._utils import CheckedOptimizer
 
 __all__ = ['Params', 'BOCBOptimizer', 'evaluate_closure', 'zeros_like', 'scratch', 'lazy_state',
            'params_with_grad', 'scalar_hparams',
-           'global_grad_norm', 'use_foreach', 'foreach_buckets', 'foreach_or_loop']
+           'global_grad_norm', 'use_foreach', 'CPU_CHUNK_BYTES', 'cpu_chunks', 'foreach_buckets',
+           'foreach_or_loop']
 
 #: What an optimizer constructor takes: tensors, or dicts that define parameter groups.
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
@@ -104,13 +105,34 @@ def global_grad_norm(grads: list[Tensor]) -> Tensor:
 def use_foreach(foreach: bool | None, params: Iterable[Tensor]) -> bool:
     """Resolve ``foreach=None``: the multi-tensor path on accelerators, the per-tensor loop on CPU.
 
-    On CPU the loop measures faster for every bocb_mm optimizer (ResNet-50 shapes, 2 threads:
-    ``tools/benchmark/optimizer_step.py --interleave``, docs/optimizers.md); on CUDA the
-    multi-tensor kernels win.
+    On CPU the loop measures at least as fast for every bocb_mm optimizer (ResNet-50 shapes,
+    2 threads; docs/optimizers.md); on CUDA the multi-tensor kernels win.
     """
     if foreach is not None:
         return foreach
     return all(p.device.type != 'cpu' for p in params) and not torch.jit.is_scripting()
+
+
+#: On CPU the multi-tensor path runs on consecutive chunks of at most about this many parameter
+#: bytes. Each pass over a chunk then finds it in cache, and the chunk's temporaries reuse the
+#: memory the previous chunk freed; one call over all parameters would stream every pass through
+#: memory and fault its full-size temporaries in afresh at every step. The numbers are the same.
+CPU_CHUNK_BYTES = 1 << 20
+
+
+def cpu_chunks(params: Sequence[Tensor], idx: list[int]) -> list[list[int]]:
+    """``idx`` (one bucket of ``params``) cut into chunks of about :data:`CPU_CHUNK_BYTES` on
+    CPU; one chunk elsewhere."""
+    if not idx or params[idx[0]].device.type != 'cpu':
+        return [idx]
+    chunks, chunk, size = [], [], 0
+    for i in idx:
+        chunk.append(i)
+        size += params[i].numel() * params[i].element_size()
+        if size >= CPU_CHUNK_BYTES:
+            chunks.append(chunk)
+            chunk, size = [], 0
+    return chunks + [chunk] if chunk else chunks
 
 
 def foreach_buckets(tensors: Sequence[Tensor],
@@ -133,7 +155,9 @@ def foreach_or_loop(foreach: bool, single: Callable[..., None], multi: Callable[
     """Run ``multi`` or ``single`` on each (device, dtype) bucket of the tensors.
 
     Both paths see one device and dtype per call, so either may stack per-tensor scalars (norms,
-    trust ratios) without type promotion; the multi-tensor path also splits by step count.
+    trust ratios) without type promotion; the multi-tensor path also splits by step count, and
+    on CPU into :func:`cpu_chunks`. A call must therefore compute each tensor's update from that
+    tensor alone (a global quantity, such as LAMB's clipping norm, comes from ``prepare_step``).
 
     Args:
         foreach: Take the multi-tensor path (see :func:`use_foreach`).
@@ -145,17 +169,18 @@ def foreach_or_loop(foreach: bool, single: Callable[..., None], multi: Callable[
         steps: Per-parameter step counts, or ``None``: no step argument.
         **kwargs: Hyper-parameters passed to both.
     """
-    for key, idx in foreach_buckets(params, steps if foreach else None).items():
-        if len(idx) == len(params):
-            args: tuple = (params, *lists)
-        else:
-            args = ([params[i] for i in idx], *([lst[i] for i in idx] for lst in lists))
-        if steps is None:
-            (multi if foreach else single)(*args, **kwargs)
-        elif foreach:
-            multi(*args, step=key[2], **kwargs)
-        else:
-            single(*args, steps=[steps[i] for i in idx], **kwargs)
+    for key, bucket in foreach_buckets(params, steps if foreach else None).items():
+        for idx in cpu_chunks(params, bucket) if foreach else [bucket]:
+            if len(idx) == len(params):
+                args: tuple = (params, *lists)
+            else:
+                args = ([params[i] for i in idx], *([lst[i] for i in idx] for lst in lists))
+            if steps is None:
+                (multi if foreach else single)(*args, **kwargs)
+            elif foreach:
+                multi(*args, step=key[2], **kwargs)
+            else:
+                single(*args, steps=[steps[i] for i in idx], **kwargs)
 
 
 class BOCBOptimizer(CheckedOptimizer):

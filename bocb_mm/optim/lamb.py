@@ -145,12 +145,20 @@ def trust_ratio(w_norm: Tensor, u_norm: Tensor, trust_clip: bool, scale: float) 
 
 
 def scaled_updates(params: list[Tensor], exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor], *,
-                   scale: float, eps_scaled: float, weight_decay: float) -> list[Tensor]:
+                   scale: float, eps_scaled: float, weight_decay: float,
+                   out: list[Tensor] | None = None) -> list[Tensor]:
     """The decayed Adam updates divided by ``scale``, ``m / (sqrt(v) + eps') + wd / scale * p``,
-    from the moments after the step (``scale``, ``eps'`` from :func:`update_scale`)."""
+    from the moments after the step (``scale``, ``eps'`` from :func:`update_scale`); written into
+    ``out`` (tensors shaped like ``params`` that the caller no longer needs) when given, which
+    saves a full-size allocation (on CPU, fresh pages to fault in at every step)."""
     denom = torch._foreach_sqrt(exp_avg_sqs)
     torch._foreach_add_(denom, eps_scaled)
-    updates = torch._foreach_div(exp_avgs, denom)
+    if out is None:
+        updates = torch._foreach_div(exp_avgs, denom)
+    else:
+        torch._foreach_copy_(out, exp_avgs)
+        torch._foreach_div_(out, denom)
+        updates = out
     del denom
     if weight_decay != 0:
         torch._foreach_add_(updates, params, alpha=weight_decay / scale)
@@ -197,8 +205,9 @@ def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list
                        always_adapt: bool) -> None:
     beta1, beta2 = betas
     scale, eps_scaled = update_scale(bias_correction, betas, step, eps)
-    if clip is not None:
-        grads = torch._foreach_div(grads, clip.to(grads[0].device))  # p.grad stays untouched
+    clipped = None
+    if clip is not None:  # p.grad stays untouched; the copy later holds the updates
+        grads = clipped = torch._foreach_div(grads, clip.to(grads[0].device))
     if beta3 == 1 - beta1:
         torch._foreach_lerp_(exp_avgs, grads, beta3)
     else:
@@ -207,7 +216,7 @@ def _multi_tensor_lamb(params: list[Tensor], grads: list[Tensor], exp_avgs: list
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
     updates = scaled_updates(params, exp_avgs, exp_avg_sqs, scale=scale, eps_scaled=eps_scaled,
-                             weight_decay=weight_decay)
+                             weight_decay=weight_decay, out=clipped)
     if weight_decay != 0 or always_adapt:
         w_norms = torch.stack(torch._foreach_norm(params))
         u_norms = torch.stack(torch._foreach_norm(updates))

@@ -8,6 +8,7 @@ import torch
 from optim_helpers import STEP_CASES, assert_same, assert_same_state, make_model, run, two_groups
 from torch import Tensor
 
+from bocb_mm.optim import _base
 from bocb_mm.optim.sgdp import project_and_decay_, project_radial
 
 CASE_IDS = [f'{c[0].__name__}-{i}' for i, c in enumerate(STEP_CASES)]
@@ -58,3 +59,44 @@ def test_batched_projection_equals_per_tensor(dtype: torch.dtype) -> None:
     for out, exp, p, q, hit in zip(outs, expected, params, decayed, hits):
         assert torch.equal(out, exp)
         assert torch.equal(q, p * (0.99 if hit else 0.9))
+
+
+@pytest.mark.parametrize('case', STEP_CASES, ids=CASE_IDS)
+def test_cpu_chunks_equal_single_tensor(case: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multi-tensor path cut into CPU chunks of a few tensors each still equals the loop."""
+    monkeypatch.setattr(_base, 'CPU_CHUNK_BYTES', 300)
+    cls, kwargs, run_kwargs, model_cls = case
+    single, multi = make_model(cls=model_cls), make_model(cls=model_cls)
+    params = list(multi.parameters())
+    assert 2 < len(_base.cpu_chunks(params, list(range(len(params))))) < len(params)
+    opt_s = cls(two_groups(single, kwargs), foreach=False, **kwargs)
+    opt_m = cls(two_groups(multi, kwargs), foreach=True, **kwargs)
+    run(single, opt_s, 10, **run_kwargs)
+    run(multi, opt_m, 10, **run_kwargs)
+    assert_same(single, multi)
+    assert_same_state(opt_s, opt_m, single, multi)
+
+
+def test_cpu_chunks_cover_the_bucket_in_order() -> None:
+    tensors = [torch.zeros(n) for n in (10, 300_000, 5, 5, 70_000, 200_000, 1)]
+    idx = [0, 1, 2, 4, 5, 6]  # one bucket, tensor 3 elsewhere
+    chunks = _base.cpu_chunks(tensors, idx)
+    assert [i for chunk in chunks for i in chunk] == idx
+    assert chunks == [[0, 1], [2, 4, 5], [6]]  # each closed once it reaches 1 MiB
+    assert _base.cpu_chunks(tensors, []) == [[]]
+
+
+def test_optimizer_paths_benchmark_times_every_variant() -> None:
+    """tools/benchmark/optimizer_paths.py on tiny tensors: each variant timed, the chunk size
+    restored, bad arguments refused."""
+    from bocb_mm.benchmark import optimizer_paths as bench
+    params = [torch.randn(64, 32, requires_grad=True), torch.randn(32, requires_grad=True)]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    result = bench.time_paths('LAMB', params, repeats=2)
+    assert set(result) == set(bench.VARIANTS)
+    assert all(ms > 0 and faults >= 0 for ms, faults in result.values())
+    assert _base.CPU_CHUNK_BYTES == 1 << 20
+    assert bench.parse_args([]).optimizers == list(bench.OPTIMIZERS)
+    with pytest.raises(SystemExit):
+        bench.parse_args(['Adamm'])
