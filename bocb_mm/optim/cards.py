@@ -58,11 +58,8 @@ def fmt_value(value: Any) -> str:
 
 def signature_defaults(info: zoo.OptimizerInfo) -> dict[str, Any]:
     """Constructor arguments of the class (``params`` excluded) -> default (``inspect._empty`` if
-    required, also for torch's ``required`` sentinel), in signature order."""
-    from torch.optim.optimizer import required
-    params = list(inspect.signature(info.cls).parameters.values())[1:]
-    return {p.name: inspect.Parameter.empty if p.default is required else p.default
-            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    required), in signature order."""
+    return zoo.constructor_defaults(info.cls)
 
 
 def _paper(info: zoo.OptimizerInfo) -> str:

@@ -289,12 +289,20 @@ def optimizer_cfg(name: str, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def constructor_defaults(cls: type) -> dict[str, Any]:
+    """Constructor arguments of ``cls`` (``params`` excluded) -> default, in signature order;
+    ``inspect.Parameter.empty`` for a required one (torch's ``required`` sentinel included)."""
+    from torch.optim.optimizer import required
+    params = list(inspect.signature(cls).parameters.values())
+    return {p.name: inspect.Parameter.empty if p.default is required else p.default
+            for p in params if p.name != 'params'
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def _required_args(cls: type) -> list[str]:
     """Constructor arguments of ``cls`` without a default (``params`` excluded)."""
-    sig = inspect.signature(cls.__init__)
-    return [p.name for p in list(sig.parameters.values())[1:]
-            if p.default is p.empty and p.name != 'params'
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [name for name, default in constructor_defaults(cls).items()
+            if default is inspect.Parameter.empty]
 
 
 _HPARAMS_CSV = Path(__file__).resolve().parents[1] / 'data' / 'paper' / 'cifar100_hparams.csv'

@@ -191,7 +191,7 @@ def test_gpu_slots_interleave_gpus_and_refuse_without_one():
 ENV_PROBE = '''#!{python}
 import json, os, sys, time
 start = time.time()
-time.sleep(0.6)
+time.sleep(1.5)  # long enough for all slots to start on a loaded machine
 with open(os.path.join(sys.argv[4], 'probe.json'), 'w') as f:
     json.dump(dict(gpu=os.environ.get('CUDA_VISIBLE_DEVICES'), start=start, end=time.time(),
                    threads=os.environ['OMP_NUM_THREADS']), f)
