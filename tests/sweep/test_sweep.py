@@ -70,8 +70,8 @@ def test_sweep_runs_resumes_after_kill_and_records_failures(tmp_path: Path) -> N
     work = tmp_path / 'work'
     pattern = str(tmp_path / 'configs' / '*.py')
 
-    # 1. start the sweep, kill it once the first run has finished
-    proc = subprocess.Popen(SWEEP + ['run', pattern, '--work-root', str(work), '--jobs', '2'],
+    # 1. start the sweep (one run at a time), kill it once the first run has finished
+    proc = subprocess.Popen(SWEEP + ['run', pattern, '--work-root', str(work), '--jobs', '1'],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     def finished() -> set[Path]:  # records are written whole: a started run has one too
@@ -81,9 +81,10 @@ def test_sweep_runs_resumes_after_kill_and_records_failures(tmp_path: Path) -> N
     deadline = time.time() + 600
     while time.time() < deadline and not finished():
         assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.5)
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
+    assert proc.returncode == 143, proc.stdout.read()  # SIGTERM ends the sweep
     done_first = finished()
     assert len(done_first) < 6, 'killed too late to test resuming'
     stamps = {p: (p / RUN_RECORD).stat().st_mtime for p in done_first}
