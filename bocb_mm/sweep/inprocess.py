@@ -196,11 +196,12 @@ def lost_run_record(run: Run, deaths: int) -> dict:
 
     Nothing is written to its work dir: the next call of the sweep or the demo trains it again.
     """
-    return dict(config=run.config, seed=run.seed, backbone=run.backbone, optimizer=run.optimizer,
-                executor='inprocess', status='failed', log=osp.join(run.work_dir, LOG_NAME),
-                log_tail=f'the worker process training this run died {deaths} time(s) (killed, '
-                         'or out of memory?); the run was given up after its retries',
-                wall_time=None, overhead=None)
+    return run_record(run, None, executor='inprocess', status='failed',
+                      log=osp.join(run.work_dir, LOG_NAME),
+                      log_tail=f'the worker process training this run died {deaths} time(s) '
+                               '(killed, or out of memory?); the run was given up after its '
+                               'retries',
+                      wall_time=None, overhead=None)
 
 
 class InProcessExecutor:

@@ -212,9 +212,7 @@ def work_dir_keys(configs: Sequence[str]) -> dict[str, str]:
     for stem, group in by_stem.items():
         parts = _tell_apart(group) if len(group) > 1 else ['']
         keys.update({c: f'{stem}@{part}' if part else stem for c, part in zip(group, parts)})
-    counts: dict[str, int] = {}
-    for key in keys.values():
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(keys.values())
     for config, key in keys.items():
         if counts[key] > 1:
             digest = hashlib.sha256(osp.realpath(config).encode()).hexdigest()[:8]

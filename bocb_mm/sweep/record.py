@@ -60,8 +60,9 @@ def write_record(work_dir: str, record: dict) -> None:
     atomic_write(osp.join(work_dir, RUN_RECORD), lambda tmp: Path(tmp).write_text(text))
 
 
-def run_record(run: Run, fingerprint: str, **fields) -> dict:
-    """A record of ``run``: its identity, its fingerprint and ``fields``."""
+def run_record(run: Run, fingerprint: str | None, **fields) -> dict:
+    """A record of ``run``: its identity, its fingerprint (None: never written, e.g. a run lost
+    with its worker) and ``fields``."""
     return dict(config=run.config, seed=run.seed, backbone=run.backbone,
                 optimizer=run.optimizer, fingerprint=fingerprint, **fields)
 
