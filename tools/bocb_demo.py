@@ -57,6 +57,7 @@ from bocb_mm.sweep.protocol import (FINAL_FIELDS, TUNING_FIELDS, Outcome, Pair, 
                                     run_fixed, run_protocol)
 from bocb_mm.sweep.lock import FileLock, LockedError, folder_lock_path  # noqa: E402
 from bocb_mm.sweep.plan import config_fingerprint  # noqa: E402
+from bocb_mm.training import TrainOptions  # noqa: E402
 from bocb_mm.utils.fileio import atomic_write, holds_data  # noqa: E402
 
 MARKER = '.bocb_demo'
@@ -204,13 +205,13 @@ class RunWriter:
         text = self.config_text(trial)
         if not osp.isfile(path) or Path(path).read_text() != text:
             atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-        extra: tuple[str, ...] = ()
-        if trial.resume_from is not None:
-            extra = ('--resume', osp.join(self.work_dir(trial.resume_from),
-                                          f'epoch_{self.halving_epochs}.pth'))
+        options = TrainOptions()
+        if trial.resume_from is not None:  # starts from that checkpoint (its own, once it has one)
+            options = TrainOptions(resume=osp.join(self.work_dir(trial.resume_from),
+                                                   f'epoch_{self.halving_epochs}.pth'))
         return Run(config=path, seed=trial.seed, work_dir=self.work_dir(trial),
                    backbone=trial.pair.backbone, optimizer=trial.pair.optimizer,
-                   dataset='digits', extra_args=extra, config_hash=self.config_hash(trial, text))
+                   dataset='digits', options=options, config_hash=self.config_hash(trial, text))
 
 
 def make_pairs(backbones: list[str], optimizers: list[str], protocol: str) -> list[Pair]:

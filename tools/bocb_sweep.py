@@ -33,6 +33,7 @@ from bocb_mm.sweep import (collect, find_configs, plan_grid, run_local,  # noqa:
                            write_slurm_array)
 from bocb_mm.sweep.local import GPUSlotError  # noqa: E402
 from bocb_mm.sweep.lock import ROOT_LOCK, FileLock, LockedError  # noqa: E402
+from bocb_mm.training import TrainOptions  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,7 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common(p_collect)
     p_collect.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
     args = parser.parse_args(argv)
-    args.extra = extra
+    try:
+        args.train_options = TrainOptions.from_argv(extra)
+    except SystemExit:
+        parser.error(f'the tools/train.py arguments after -- do not parse: {" ".join(extra)}')
     check_paths(args, sub.choices[args.command])
     return args
 
@@ -124,7 +128,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         runs = plan_grid(args.config_files, args.work_root, seeds=args.seeds,
                          backbones=args.backbones, optimizers=args.optimizers,
-                         extra_args=args.extra)
+                         options=args.train_options)
     except (OSError, ValueError) as err:
         print(f'bocb_sweep {args.command}: error: {err}', file=sys.stderr)
         return 2
@@ -140,7 +144,7 @@ def command(args: argparse.Namespace) -> int:
         script, index_map, todo = write_slurm_array(
             runs, args.work_root, args.partition, args.job_name, gpus_per_run=args.gpus_per_run,
             cpus_per_gpu=args.cpus_per_gpu, max_parallel=args.max_parallel,
-            time_limit=args.time, extra_args=args.extra)
+            time_limit=args.time)
         if not todo:
             print('every run has finished; nothing to submit')
             return 0

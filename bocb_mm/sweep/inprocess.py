@@ -2,9 +2,9 @@
 
 A new ``tools/train.py`` process spends seconds importing torch, mmengine and mmpretrain before
 its first iteration; on a grid of small runs that start-up is most of the time. The workers of
-:class:`InProcessExecutor` import the stack once and then, for every run, parse the same
-``tools/train.py`` command line (:func:`~bocb_mm.sweep.local.train_command`), apply it to the
-config with that tool's own ``merge_args`` (:mod:`bocb_mm.cli.train`), build a :class:`mmengine.runner.Runner` and train.
+:class:`InProcessExecutor` import the stack once and then, for every run, call
+:func:`bocb_mm.training.train` with the options ``tools/train.py`` would get
+(:func:`~bocb_mm.sweep.local.train_options`): the same config, checks and resume fallback.
 What a run leaves behind is what the subprocess mode leaves: its work_dir, scalars, checkpoints,
 ``bocb_run.json`` and ``sweep_train.log``, so collection, resuming and the report do not care which
 mode ran it. Subprocess mode (:func:`~bocb_mm.sweep.local.run_local`, Slurm arrays) stays for GPU
@@ -28,8 +28,10 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from .collect import classify_failure
-from .local import LOG_NAME, lock_run, locked_record, log_tail, train_command
-from .lock import LockedError, die_with_parent
+from bocb_mm.utils.lifetime import die_with_parent
+
+from .local import LOG_NAME, lock_run, locked_record, log_tail, train_options
+from .lock import LockedError
 from .plan import Run
 from .record import prepare_work_dir, run_record, write_record
 
@@ -51,7 +53,7 @@ def init_worker(threads: int, parent: int | None = None) -> None:
     import mmpretrain.models  # noqa: F401
 
     import bocb_mm  # noqa: F401
-    import bocb_mm.cli.train  # noqa: F401
+    import bocb_mm.training.entry  # noqa: F401
 
 
 def _manager_classes() -> list[type]:
@@ -117,7 +119,7 @@ def _unformatted(cfg):
 
 
 def _train(run: Run, log) -> float:
-    """Build the Runner of ``run`` from its ``tools/train.py`` command line and train it.
+    """Train ``run`` with :func:`bocb_mm.training.train`, its output going to ``log``.
 
     Args:
         run: The run.
@@ -127,17 +129,15 @@ def _train(run: Run, log) -> float:
         Seconds spent in training and validation iterations.
     """
     from mmengine.config import Config
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
 
-    from bocb_mm.cli.train import merge_args, parse_args
-    from bocb_mm.utils import check_data_roots
-    args = parse_args(train_command(run)[2:])
-    cfg = merge_args(_unformatted(Config.fromfile(args.config)), args)
-    check_data_roots(cfg)
+    from bocb_mm.training import train
+
+    def warn(msg: str) -> None:
+        print(f'warning: {msg}', file=log, flush=True)
+
+    cfg = _unformatted(Config.fromfile(run.config))
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        runner.train()
+        runner = train(cfg, train_options(run), warn=warn)
     return _loop_seconds(runner)
 
 
@@ -148,8 +148,7 @@ def train_in_process(run: Run) -> dict:
     process, named in the record) is not trained (see :mod:`bocb_mm.sweep.local`).
 
     Args:
-        run: The run (its ``extra_args`` are ``tools/train.py`` arguments, as in subprocess
-            mode).
+        run: The run.
 
     Returns:
         The run's record: status ``finished``, ``diverged`` (non-finite loss) or ``failed``,

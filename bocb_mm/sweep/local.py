@@ -5,7 +5,7 @@ recorded with the tail of its log and the rest of the queue goes on. A run holds
 lock while it trains (its ``tools/train.py`` holds it too); a run whose work dir stays locked
 (a training left over from a killed sweep) is reported as failed, naming the holder, and not
 trained. On Linux a ``tools/train.py`` process ends with the sweep that started it
-(:mod:`bocb_mm.sweep.lock`).
+(:mod:`bocb_mm.utils.lifetime`).
 
 With ``runs_per_gpu`` the queue packs runs onto the visible GPUs: one slot per (GPU, k) for
 ``k < runs_per_gpu``, each run started in a free slot with ``CUDA_VISIBLE_DEVICES`` set to that
@@ -24,9 +24,11 @@ from typing import Callable, Mapping, Sequence
 
 from tqdm import tqdm
 
+from bocb_mm.training.options import TrainOptions
+from bocb_mm.utils.lifetime import child_env
+
 from .collect import classify_failure, has_checkpoint, is_finished
-from .lock import (RUN_LOCK_WAIT, FileLock, LockedError, folder_lock_path,
-                   parent_death_hook)
+from .lock import RUN_LOCK_WAIT, FileLock, LockedError, folder_lock_path
 from .plan import Run
 from .record import prepare_work_dir, run_record, write_record
 
@@ -35,23 +37,16 @@ TRAIN_PY = osp.join(REPO_ROOT, 'tools', 'train.py')
 LOG_NAME = 'sweep_train.log'
 
 
+def train_options(run: Run) -> TrainOptions:
+    """The options ``run`` trains with: its own work dir and seed, and ``resume='auto'`` when its
+    work dir has a checkpoint (else ``run.options.resume``, a checkpoint to start from)."""
+    resume = 'auto' if has_checkpoint(run) else run.options.resume
+    return run.options.replace(work_dir=run.work_dir, seed=run.seed, resume=resume)
+
+
 def train_command(run: Run, python: str = sys.executable) -> list[str]:
-    """The ``tools/train.py`` command line of one run (resuming when it has a checkpoint)."""
-    cmd = [python, TRAIN_PY, run.config, '--work-dir', run.work_dir]
-    if has_checkpoint(run):
-        cmd.append('--resume')
-    cmd += ['--cfg-options', f'randomness.seed={run.seed}']
-    extra = list(run.extra_args)
-    if '--cfg-options' in extra:  # merge into the one --cfg-options list
-        i = extra.index('--cfg-options')
-        options = []
-        j = i + 1
-        while j < len(extra) and not extra[j].startswith('--'):
-            options.append(extra[j])
-            j += 1
-        cmd += options
-        extra = extra[:i] + extra[j:]
-    return cmd + extra
+    """The ``tools/train.py`` command line of one run (:func:`train_options` as arguments)."""
+    return [python, TRAIN_PY, run.config, *train_options(run).to_argv()]
 
 
 def log_tail(path: str, lines: int = 30) -> str:
@@ -171,8 +166,8 @@ class _Job:
             self.start = time.time()
             self.log = open(self.log_path, 'a')
             self.proc = subprocess.Popen(
-                train_command(run, python), stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                cwd=REPO_ROOT, pass_fds=(self.lock.fd,), preexec_fn=parent_death_hook())
+                train_command(run, python), stdout=self.log, stderr=subprocess.STDOUT,
+                env=child_env(env), cwd=REPO_ROOT, pass_fds=(self.lock.fd,))
         except BaseException:
             self.lock.release()
             raise

@@ -9,28 +9,23 @@ different files of one name); it holds the holder's pid for the message of the n
 A run's lock is held by the process that trains it and, in subprocess mode, by its
 ``tools/train.py`` process too (the lock's file is passed down), so a training left over from a
 killed sweep keeps its work dir locked until it ends. On Linux such a training does not stay:
-:func:`parent_death_hook` and :func:`die_with_parent` make training processes and workers
-receive SIGTERM when their parent dies.
+training processes and workers receive SIGTERM when their parent dies
+(:mod:`bocb_mm.utils.lifetime`).
 """
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import os.path as osp
-import signal
-import sys
 import time
-from typing import Callable
 
 __all__ = ['LockedError', 'FileLock', 'ROOT_LOCK', 'RUN_LOCK_WAIT', 'folder_lock_path',
-           'is_locked', 'parent_death_hook', 'die_with_parent']
+           'is_locked']
 
 #: The lock file of a work root (``run`` of the sweep, the main job's output folder).
 ROOT_LOCK = '.bocb_sweep.lock'
 #: Seconds a run waits for its work dir's lock (a training of a killed sweep ending).
 RUN_LOCK_WAIT = 10.0
-_PR_SET_PDEATHSIG = 1
 
 
 class LockedError(RuntimeError):
@@ -124,43 +119,3 @@ def is_locked(path: str) -> bool:
         return True
     finally:
         os.close(fd)
-
-
-def _prctl() -> Callable | None:
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-def _arm(prctl: Callable, parent: int) -> None:
-    prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def die_with_parent(parent: int) -> None:
-    """Make this process receive SIGTERM when its parent dies (Linux; elsewhere nothing).
-
-    Args:
-        parent: The parent's pid, read before this process started: if it has already died,
-            this process ends now.
-    """
-    prctl = _prctl()
-    if prctl is not None:
-        _arm(prctl, parent)
-
-
-def parent_death_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` for :class:`subprocess.Popen`: the child gets SIGTERM when the thread
-    that started it (or its process) dies; None where that is not available.
-
-    ``prctl`` is looked up here, before the fork: the child only calls it.
-    """
-    prctl = _prctl()
-    if prctl is None:
-        return None
-    parent = os.getpid()
-    return lambda: _arm(prctl, parent)

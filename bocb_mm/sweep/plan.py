@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 from mmengine.config import Config
 
 from bocb_mm.optim.config_check import OptimConfigError, check_optim_cfg
+from bocb_mm.training.options import TrainOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +40,9 @@ class Run:
     backbone: str = ''
     optimizer: str = ''
     dataset: str = ''
-    extra_args: tuple[str, ...] = ()
+    options: TrainOptions = dataclasses.field(default_factory=TrainOptions)
+    """How to train it, besides its work dir and seed (``resume``: a checkpoint to start from
+    when the work dir has none of its own)."""
     config_hash: str = ''
     """:func:`config_fingerprint` of ``config`` (computed from the file when empty)."""
 
@@ -155,14 +158,14 @@ def config_fingerprint(config: str | Config) -> str:
 
 
 def run_fingerprint(run: Run) -> str:
-    """A short hash of a run's configuration: its config's content, its seed, its extra
-    ``tools/train.py`` arguments (written into its record; a mismatch means another run).
+    """A short hash of a run's configuration: its config's content, its seed, its options
+    (as ``tools/train.py`` arguments; written into its record: a mismatch means another run).
 
     Returns:
         16 hex digits.
     """
     return _digest(dict(config=run.config_hash or _file_fingerprint(run.config),
-                        seed=run.seed, extra_args=list(run.extra_args)))
+                        seed=run.seed, extra_args=run.options.to_argv()))
 
 
 def _file_fingerprint(config: str) -> str:
@@ -246,7 +249,7 @@ def _distinct_seeds(seeds: Sequence[int]) -> list[int]:
 
 def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,),
               backbones: Sequence[str] | None = None, optimizers: Sequence[str] | None = None,
-              extra_args: Sequence[str] = ()) -> list[Run]:
+              options: TrainOptions | None = None) -> list[Run]:
     """Runs for ``configs x seeds``, filtered by the configs' ``bocb`` identity.
 
     A run's ``backbone`` is the config's ``bocb.column`` when it has one (transfer configs: the
@@ -259,12 +262,14 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
         work_root: each run writes to ``work_root/<key>/seed<seed>``, the key being the
             config's file name without ``.py`` unless it is not unique
             (:func:`work_dir_keys`).
-        seeds: random seeds; each becomes ``--cfg-options randomness.seed=<seed>``; a repeated
-            seed is planned once, with a warning.
+        seeds: random seeds (``randomness.seed``); a repeated seed is planned once, with a
+            warning.
         backbones: keep only these paper backbone names (case-insensitive), if given.
         optimizers: keep only these paper optimizer names, if given.
-        extra_args: more ``tools/train.py`` arguments for every run.
+        options: How to train every run (its ``work_dir``, ``seed`` and ``resume`` are each
+            run's own).
     """
+    options = _shared_options(options or TrainOptions())
     runs = []
     configs = _distinct_configs(configs)
     seeds = _distinct_seeds(seeds)
@@ -289,8 +294,19 @@ def plan_grid(configs: Sequence[str], work_root: str, seeds: Sequence[int] = (0,
             runs.append(Run(config=config, seed=int(seed),
                             work_dir=osp.join(work_root, keys[config], f'seed{seed}'),
                             backbone=label, optimizer=ident.get('optimizer', ''),
-                            dataset=dataset, extra_args=tuple(extra_args),
+                            dataset=dataset, options=options,
                             config_hash=config_hash))
     if not runs:
         raise ValueError('the grid is empty: no config matches the backbone/optimizer filters')
     return runs
+
+
+def _shared_options(options: TrainOptions) -> TrainOptions:
+    """``options`` for every run of a grid: each run has its own work dir, seed and resume."""
+    for name in ('work_dir', 'seed', 'resume'):
+        if getattr(options, name) is not None:
+            raise ValueError(f'{name} is set per run by the sweep (--{name.replace("_", "-")} '
+                             'cannot be given for the whole grid)')
+    if 'randomness.seed' in options.cfg_options:
+        raise ValueError('randomness.seed is set per run by the sweep (use --seeds)')
+    return options

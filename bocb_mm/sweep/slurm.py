@@ -12,6 +12,7 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
+from bocb_mm.training.options import TrainOptions
 from bocb_mm.utils.fileio import atomic_write
 
 from .collect import has_checkpoint, is_finished
@@ -43,8 +44,9 @@ def write_index_map(runs: Sequence[Run], path: str) -> list[Run]:
 
 def sbatch_script(map_path: str, n_tasks: int, partition: str, job_name: str,
                   gpus_per_run: int = 1, cpus_per_gpu: int = 5, max_parallel: int | None = None,
-                  time_limit: str | None = None, extra_args: Sequence[str] = ()) -> str:
-    """The text of an sbatch array script over ``map_path``'s ``n_tasks`` lines."""
+                  time_limit: str | None = None, options: TrainOptions | None = None) -> str:
+    """The text of an sbatch array script over ``map_path``'s ``n_tasks`` lines, each task
+    training with ``options`` (its work dir, seed and resume from the map)."""
     array = f'0-{n_tasks - 1}' + (f'%{max_parallel}' if max_parallel else '')
     log_dir = osp.join(osp.dirname(osp.abspath(map_path)), 'slurm_logs')
     lines = [
@@ -59,7 +61,7 @@ def sbatch_script(map_path: str, n_tasks: int, partition: str, job_name: str,
     ]
     if time_limit:
         lines.append(f'#SBATCH --time={time_limit}')
-    extra = ' '.join(shlex.quote(a) for a in extra_args)
+    extra = ' '.join(shlex.quote(a) for a in (options or TrainOptions()).to_argv())
     lines += [
         'set -euo pipefail',
         f'cd {shlex.quote(REPO_ROOT)}',
@@ -71,7 +73,7 @@ def sbatch_script(map_path: str, n_tasks: int, partition: str, job_name: str,
         'echo "task $SLURM_ARRAY_TASK_ID: $BACKBONE x $OPTIMIZER seed $SEED -> $WORK_DIR"',
         f'GPUS={gpus_per_run} GPUS_PER_NODE={min(gpus_per_run, 8)} CPUS_PER_TASK={cpus_per_gpu} \\',
         f'  bash tools/slurm_train.sh {shlex.quote(partition)} {shlex.quote(job_name)} '
-        '"$CONFIG" "$WORK_DIR" "${RESUME_ARG[@]}" --cfg-options randomness.seed="$SEED"'
+        '"$CONFIG" "$WORK_DIR" "${RESUME_ARG[@]}" --seed "$SEED"'
         + (f' {extra}' if extra else ''),
     ]
     return '\n'.join(lines) + '\n'
@@ -90,6 +92,10 @@ def write_slurm_array(runs: Sequence[Run], out_dir: str, partition: str, job_nam
     todo = write_index_map(runs, map_path)
     script_path = osp.join(out_dir, 'sweep.sbatch')
     if todo:
-        text = sbatch_script(map_path, len(todo), partition, job_name, **kwargs)
+        shared = {run.options for run in todo}
+        if len(shared) > 1:
+            raise ValueError('the runs of one Slurm array must share their training options')
+        text = sbatch_script(map_path, len(todo), partition, job_name, options=todo[0].options,
+                             **kwargs)
         atomic_write(script_path, lambda tmp: Path(tmp).write_text(text))
     return script_path, map_path, todo

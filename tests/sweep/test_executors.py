@@ -3,6 +3,7 @@ subprocess one, on tiny real runs: records, per-run overhead, divergence, failur
 finished runs, and the same numbers in both modes."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,43 @@ def test_executor_has_at_least_one_worker(jobs: int) -> None:
         assert executor.jobs == 1 and executor.threads >= 1
     finally:
         executor.shutdown()
+
+
+@pytest.fixture(scope='module')
+def two_epochs(tmp_path_factory) -> tuple[Path, Path]:
+    """A finished 2-epoch run (epoch_1.pth, epoch_2.pth) and the config of a 3-epoch one."""
+    root = tmp_path_factory.mktemp('fallback')
+    random_cifar(str(root / 'data'), num_train=40, num_test=16, num_classes=10)
+    texts = {n: CONFIG.format(backbone='Mini-R8', optimizer='SGD-M', width=8, channels=64,
+                              data_root=str(root / 'data'), epochs=n,
+                              optimizer_cfg="dict(type='SGD', lr=0.05, momentum=0.9)")
+             for n in (2, 3)}
+    for n, text in texts.items():
+        (root / f'e{n}.py').write_text(text)
+    run = Run(config=str(root / 'e2.py'), seed=0, work_dir=str(root / 'done'))
+    with InProcessExecutor(jobs=1, threads_per_job=1) as executor:
+        assert executor.submit(run).result(timeout=600)['status'] == 'finished'
+    return root / 'done', root / 'e3.py'
+
+
+@pytest.mark.parametrize('executor', [InProcessExecutor, SubprocessExecutor])
+def test_every_executor_falls_back_from_a_truncated_checkpoint(executor, two_epochs,
+                                                               tmp_path: Path) -> None:
+    """Both executors train through :func:`bocb_mm.training.train`: a truncated latest
+    checkpoint makes either one resume from the newest intact one, saying so."""
+    done, config = two_epochs
+    work_dir = tmp_path / 'run'
+    work_dir.mkdir()
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        shutil.copy(done / name, work_dir / name)
+    data = (work_dir / 'epoch_2.pth').read_bytes()
+    (work_dir / 'epoch_2.pth').write_bytes(data[:len(data) // 2])
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_2.pth'))
+    run = Run(config=str(config), seed=0, work_dir=str(work_dir))
+    with executor(jobs=1, threads_per_job=1) as pool:
+        record = pool.submit(run).result(timeout=600)
+    log = (work_dir / 'sweep_train.log').read_text()
+    assert record['status'] == 'finished', log[-3000:]
+    assert f'{work_dir / "epoch_2.pth"} is corrupt or truncated' in log
+    assert f'resuming from {work_dir / "epoch_1.pth"} instead' in log
+    assert (work_dir / 'epoch_3.pth').is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bocb_mm.sweep.protocol import TuningProtocol, select_lr, survivors
+from bocb_mm.training import TrainOptions
 
 
 def test_grid_is_log_spaced_around_the_typical_lr() -> None:
@@ -115,7 +116,7 @@ class _ScoreByLr:
 
         from bocb_mm.sweep.plan import run_fingerprint
 
-        lr = float(run.extra_args[0])
+        lr = float(run.options.cfg_options['lr'])
         self.lrs.append(lr)
         os.makedirs(os.path.join(run.work_dir, 't', 'vis_data'), exist_ok=True)
         status = 'diverged' if lr >= self.wall else 'finished'
@@ -153,7 +154,7 @@ def test_driver_grows_the_grid_once(tmp_path, best_lr: float, wall: float,
         work_dir = tmp_path / f'{trial.stage}_{trial.lr:g}_s{trial.seed}'
         work_dir.mkdir(parents=True, exist_ok=True)
         return Run(config='mini.py', seed=trial.seed, work_dir=str(work_dir), backbone='mini',
-                   optimizer='LARS', extra_args=(repr(trial.lr),))
+                   optimizer='LARS', options=TrainOptions(cfg_options={'lr': trial.lr}))
 
     result = run_protocol([Pair('mini', 'LARS', 1.2, 0.0)], protocol, make_run, executor)
     grid = [0.379, 1.2, 3.79, 12.0]
@@ -176,7 +177,7 @@ def _mini_lars(tmp_path, executor, **kwargs):
         work_dir = tmp_path / f'{trial.stage}_{trial.lr:g}_s{trial.seed}'
         work_dir.mkdir(parents=True, exist_ok=True)
         return Run(config='mini.py', seed=trial.seed, work_dir=str(work_dir), backbone='mini',
-                   optimizer='LARS', extra_args=(repr(trial.lr),))
+                   optimizer='LARS', options=TrainOptions(cfg_options={'lr': trial.lr}))
 
     return run_protocol([Pair('mini', 'LARS', 1.2, 0.0)], protocol, make_run, executor)
 

@@ -22,6 +22,7 @@ from bocb_mm.sweep.inprocess import train_in_process
 from bocb_mm.sweep.lock import ROOT_LOCK, FileLock, folder_lock_path, is_locked
 from bocb_mm.sweep.plan import run_fingerprint, work_dir_keys
 from bocb_mm.sweep.record import read_record, write_record
+from bocb_mm.training import TrainOptions
 
 from sweep_helpers import CONFIG
 
@@ -92,7 +93,7 @@ def test_fingerprint_follows_the_merged_config_seed_and_arguments(
     assert run_fingerprint(Run(config=config, seed=0, work_dir='w')) == base
     assert run_fingerprint(Run(config=config, seed=1, work_dir='w')) != base
     assert run_fingerprint(Run(config=config, seed=0, work_dir='w',
-                               extra_args=('--amp',))) != base
+                               options=TrainOptions(amp='fp16'))) != base
     Path(config).write_text(Path(config).read_text().replace('max_epochs=1', 'max_epochs=2'))
     assert run_fingerprint(Run(config=config, seed=0, work_dir='w')) != base
 
@@ -147,6 +148,8 @@ def test_a_second_sweep_on_a_work_root_stops_naming_the_first(
 # ...): notes its pid in its work dir, then trains for SECONDS.
 PROBE = '''#!{python}
 import json, os, sys, time
+from bocb_mm.utils.lifetime import die_with_parent_from_env
+die_with_parent_from_env()  # what tools/train.py does first
 with open(os.path.join(sys.argv[4], 'probe.json'), 'w') as f:
     json.dump(dict(pid=os.getpid()), f)
 time.sleep({seconds})
@@ -215,16 +218,32 @@ def test_trainings_end_with_a_killed_sweep(tmp_path: Path) -> None:
             os.kill(child, signal.SIGKILL)
     lock = folder_lock_path(run.work_dir)
     assert f'tools/train.py pid {child}' in Path(lock).read_text()  # it held the lock too
+    deadline = time.time() + 10  # its threads end after its main one
+    while is_locked(lock) and time.time() < deadline:
+        time.sleep(0.1)
     assert not is_locked(lock)
     assert read_record(run.work_dir)['status'] == 'started'
     assert result_row(run)['status'] == 'pending'  # interrupted: resumed by the next sweep
+
+
+def test_train_py_ends_when_the_sweep_that_started_it_is_gone(tmp_path: Path) -> None:
+    """``tools/train.py`` arms the parent-death signal first thing: started for a sweep that
+    has already died (its parent is not the pid named), it ends before training."""
+    from bocb_mm.utils.lifetime import PARENT_ENV
+    gone = subprocess.Popen(['true'])
+    gone.wait()
+    env = {**os.environ, PARENT_ENV: str(gone.pid)}
+    result = subprocess.run([sys.executable, str(REPO / 'tools' / 'train.py'),
+                             str(tmp_path / 'missing.py')], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == -signal.SIGTERM, result.stderr[-2000:]
 
 
 def test_a_worker_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
     """What an in-process executor's worker does first (``init_worker``): it must not train on
     after a ``kill -9`` of the sweep or the main job."""
     armed = tmp_path / 'armed'
-    worker = ('import os, sys, time\nfrom bocb_mm.sweep.lock import die_with_parent\n'
+    worker = ('import os, sys, time\nfrom bocb_mm.utils.lifetime import die_with_parent\n'
               'die_with_parent(int(sys.argv[1]))\n'
               f'open({str(armed)!r}, "w").write(str(os.getpid()))\ntime.sleep(120)\n')
     parent = subprocess.Popen([sys.executable, '-c', (

@@ -141,19 +141,21 @@ def test_slurm_array_script_and_map(tmp_path: Path) -> None:
     assert 'sbatch' in result.stdout and 'index map (6 runs)' in result.stdout
 
 
-def test_train_command_resumes_and_merges_cfg_options(tmp_path: Path) -> None:
+def test_train_command_is_the_runs_options(tmp_path: Path) -> None:
+    from bocb_mm.cli.train import parse_args
     from bocb_mm.sweep import Run, train_command
-    run = Run(config='c.py', seed=3, work_dir=str(tmp_path / 'w'),
-              extra_args=('--cfg-options', 'train_cfg.max_epochs=1', '--amp'))
+    from bocb_mm.training import TrainOptions
+    options = TrainOptions(amp='fp16', cfg_options={'train_cfg.max_epochs': 1},
+                           resume=str(tmp_path / 'start.pth'))
+    run = Run(config='c.py', seed=3, work_dir=str(tmp_path / 'w'), options=options)
     cmd = train_command(run, python='py')
-    assert cmd[:2] == ['py', str(REPO / 'tools' / 'train.py')]
-    assert '--resume' not in cmd
-    i = cmd.index('--cfg-options')
-    assert cmd[i + 1:i + 3] == ['randomness.seed=3', 'train_cfg.max_epochs=1']
-    assert cmd.count('--cfg-options') == 1 and cmd[-1] == '--amp'
-    (tmp_path / 'w').mkdir()
+    assert cmd[:3] == ['py', str(REPO / 'tools' / 'train.py'), 'c.py']
+    parsed = TrainOptions.from_namespace(parse_args(cmd[2:]))
+    assert parsed == options.replace(work_dir=run.work_dir, seed=3)
+    (tmp_path / 'w').mkdir()  # its own checkpoint wins over the one it starts from
     (tmp_path / 'w' / 'last_checkpoint').write_text('epoch_1.pth')
-    assert '--resume' in train_command(run, python='py')
+    parsed = TrainOptions.from_namespace(parse_args(train_command(run, python='py')[2:]))
+    assert parsed.resume == 'auto'
 
 
 def test_transfer_runs_are_keyed_by_paper_column(tmp_path: Path) -> None:
