@@ -11,6 +11,7 @@ import contextlib
 import glob
 import itertools
 import json
+import math
 import os.path as osp
 from collections.abc import Iterator
 
@@ -111,7 +112,8 @@ def assert_trained(work_dir: str, iters: int) -> dict:
     import torch
     rows = scalars(work_dir)
     losses = [r['loss'] for r in rows if 'loss' in r]
-    assert len(losses) == iters and all(map(lambda x: x == x, losses))  # logged, finite
+    assert len(losses) == iters, losses
+    assert all(math.isfinite(x) for x in losses), losses
     val = [r for r in rows if 'accuracy/top1' in r]
     assert val and 0 <= val[-1]['accuracy/top1'] <= 100 and 'accuracy/top5' in val[-1]
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
