@@ -7,15 +7,18 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 export PYTHON BOCB_VENV
 
-.PHONY: setup test test-all demo
+.PHONY: setup lint test test-all demo
 
 setup:
 	bash tools/setup/setup_env.sh
 
-test: setup
+lint: setup
+	$(PY) -m ruff check bocb_mm tools tests
+
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-all: setup
+test-all: lint
 	$(PY) -m pytest --runslow $(PYTEST_ARGS)
 
 demo: setup

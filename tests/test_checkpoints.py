@@ -51,7 +51,8 @@ def _runner(work_dir: Path, max_epochs: int, **kwargs) -> Runner:
     torch.manual_seed(0)  # same initial weights for every runner
     return Runner(
         model=_Net(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=_Data(), batch_size=4, collate_fn=dict(type='default_collate'),
+        train_dataloader=dict(dataset=_Data(), batch_size=4,
+                              collate_fn=dict(type='default_collate'),
                               sampler=dict(type='DefaultSampler', shuffle=True, seed=0)),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-2)),
         param_scheduler=dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, begin=0, end=2),

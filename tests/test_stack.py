@@ -88,7 +88,8 @@ def test_mmpose_topdown_heatmap_r50_train_step() -> None:
     for _ in range(2):
         inputs.append(torch.randint(0, 255, (3, 256, 192), dtype=torch.uint8, generator=gen))
         sample = PoseDataSample(metainfo=dict(img_shape=(256, 192), input_size=(192, 256),
-                                              input_center=(96.0, 128.0), input_scale=(192.0, 256.0)))
+                                              input_center=(96.0, 128.0),
+                                              input_scale=(192.0, 256.0)))
         sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
         sample.gt_fields = PixelData(heatmaps=torch.rand(17, 64, 48, generator=gen))
         samples.append(sample)

@@ -2,7 +2,8 @@
 
 For each N of ``--runs``, N copies of ``tools/train.py`` train the config at the same time
 (separate processes on the first visible GPU, each with ``CUDA_VISIBLE_DEVICES`` set to it, as
-``bocb_sweep run --runs-per-gpu N`` places them on a one-GPU machine; on the CPU without a GPU), each on a synthetic CIFAR-100 in the official format, for ``--iters`` iterations without
+``bocb_sweep run --runs-per-gpu N`` places them on a one-GPU machine; on the CPU without a
+GPU), each on a synthetic CIFAR-100 in the official format, for ``--iters`` iterations without
 validation. From every run's json log (one row per iteration) the script takes the iterations
 after ``--warmup`` and reports:
 

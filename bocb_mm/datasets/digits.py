@@ -248,8 +248,9 @@ if UnverifiedCIFAR100 is not None:
             names = [t.get('type') if isinstance(t, dict) else type(t).__name__ for t in pipeline]
             random = [n for n in names if n not in DETERMINISTIC_TRANSFORMS]
             if random:
-                raise ValueError(f'PackedCIFAR100 caches the pipeline, which must be '
-                                 f'deterministic ({sorted(DETERMINISTIC_TRANSFORMS)}); got {random}')
+                raise ValueError('PackedCIFAR100 caches the pipeline, which must be '
+                                 f'deterministic ({sorted(DETERMINISTIC_TRANSFORMS)}); '
+                                 f'got {random}')
             self._pipeline_key = repr(list(pipeline))
             self._packed: list | None = None
             super().__init__(*args, pipeline=list(pipeline), **kwargs)

@@ -1,7 +1,8 @@
 """The AMP twin of an optim wrapper type, for ``tools/train.py --amp``.
 
 mmengine's ``AmpOptimWrapper`` is the mixed-precision form of ``OptimWrapper``; bocb_mm's
-:class:`~bocb_mm.engine.SophiaAmpOptimWrapper` is that of :class:`~bocb_mm.engine.SophiaOptimWrapper`.
+:class:`~bocb_mm.engine.SophiaAmpOptimWrapper` is that of
+:class:`~bocb_mm.engine.SophiaOptimWrapper`.
 ``--amp`` swaps a config's wrapper for its twin, so it works on every shipped config; a wrapper
 without a twin keeps a clear error.
 

@@ -9,7 +9,8 @@ layer-wise trust ratio; plus a summary by module type.
 
 Front end: ``python tools/analysis/param_groups.py CONFIG [--cfg-options ...] [--out x.csv]``.
 
-The shipped configs state their policy in their ``bocb`` identity (``bocb_mm/configgen/fragments.py``)::
+The shipped configs state their policy in their ``bocb`` identity
+(``bocb_mm/configgen/fragments.py``)::
 
     bocb = dict(..., param_groups='bocb: no decay or trust-ratio adaptation on norm, bias, gamma')
 

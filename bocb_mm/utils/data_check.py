@@ -33,7 +33,8 @@ _HOW_TO_GET = {
                  'python tools/dataset_converters/prepare_cifar.py --dataset cifar100 '
                  '--out <data_root>  (downloads the official archive), or place it by hand'),
     'CIFAR10': ('<data_root>/cifar-10-batches-py/',
-                'python tools/dataset_converters/prepare_cifar.py --dataset cifar10 --out <data_root>'),
+                'python tools/dataset_converters/prepare_cifar.py --dataset cifar10 '
+                '--out <data_root>'),
     'ImageNet': ('<data_root>/{train,val}/<class>/*.JPEG and meta/{train,val}.txt',
                  'see docs/datasets.md ("ImageNet-1K")'),
     'CocoDataset': ('<data_root>/annotations/instances_{train,val}2017.json and '

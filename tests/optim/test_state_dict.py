@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import torch
 from optim_helpers import (SOPHIA_HESSIAN, STEP_CASES, assert_same, assert_same_state,
                            make_model, official_class, run)
 

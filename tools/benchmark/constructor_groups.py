@@ -3,7 +3,8 @@
 mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg`` (here the same policy:
 ``norm_decay_mult=0, bias_decay_mult=0``) makes one param group per tensor, so a multi-tensor
 (``foreach``) optimizer launches its kernels once per tensor;
-``bocb_mm.BOCBOptimWrapperConstructor`` groups tensors that share settings. Both build the optimizer for an mmpretrain ResNet-50
+``bocb_mm.BOCBOptimWrapperConstructor`` groups tensors that share settings. Both build the
+optimizer for an mmpretrain ResNet-50
 classifier (ResNet-50 + linear head, 161 tensors); random gradients are set once and
 ``optimizer.step()`` is timed (median of ``--steps`` after ``--warmup``; the two optimizers step
 alternately). Expect the gain where multi-tensor kernels save launches (CUDA); on CPU the
