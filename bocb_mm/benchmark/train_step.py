@@ -4,7 +4,7 @@ Compares, interleaved in one process (so drift of a noisy machine hits every var
 the plain step against ``--channels-last``, ``--trim-convs`` (:mod:`bocb_mm.models.trimmed_conv`)
 and both, and prints each variant's median step time and its ratio to the plain one::
 
-    python tools/benchmark/train_step.py                      # the main job's mini CNNs
+    python tools/benchmark/train_step.py                      # the demo's mini CNNs
     python tools/benchmark/train_step.py configs/demo/mini-convnext_digits.py --batch 100 \\
         --size 8 --threads 1 --repeats 41
 
@@ -29,11 +29,11 @@ VARIANTS = {'plain': (False, False), 'channels_last': (True, False),
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('configs', nargs='*', default=list(DEFAULT_CONFIGS),
-                        help='model configs (default: the main job\'s mini ResNet and ConvNeXt)')
+                        help='model configs (default: the demo\'s mini ResNet and ConvNeXt)')
     parser.add_argument('--batch', type=int, default=100)
     parser.add_argument('--size', type=int, default=8, help='input height and width')
     parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads (the main job runs one per worker)')
+                        help='torch threads (the demo runs one per worker)')
     parser.add_argument('--repeats', type=int, default=31, help='timed steps per variant')
     return parser.parse_args(argv)
 

@@ -6,7 +6,7 @@ scales each image to 32x32 RGB (nearest neighbour, grey in all three channels), 
 stratified and reproducibly into train and test, and writes it with
 :func:`bocb_mm.datasets.write_cifar`, so training reads it through mmpretrain's CIFAR code path.
 
-The tuning protocol of the main job needs a validation split that is not the test split:
+The demo's tuning protocol needs a validation split that is not the test split:
 :func:`write_digits_splits` carves it (stratified) out of the training images (leaving the
 "fit" images) and writes two CIFAR roots with the same training file, ``tune`` ("test" file: the
 validation images) and ``final`` (test file: the test images). Runs that choose hyper-parameters
@@ -14,7 +14,7 @@ only ever read ``tune``, whose files contain no test image; the final runs train
 images (same iterations per epoch, so the chosen lr means the same schedule). Each root records
 the SHA-256 of its files (:data:`MANIFEST`); a rerun keeps a root only while its files match.
 
-The main job trains hundreds of short runs in a few long-lived processes; :class:`PackedCIFAR100`
+The demo trains hundreds of short runs in a few long-lived processes; :class:`PackedCIFAR100`
 (``type='bocb_mm.PackedCIFAR100'``, registered when this module is imported, e.g. through the
 config's ``custom_imports``) is mmpretrain's CIFAR-100 reader (unverified, as
 :class:`~bocb_mm.datasets.UnverifiedCIFAR100`) whose deterministic pipeline runs once per image and

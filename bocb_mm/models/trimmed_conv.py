@@ -7,12 +7,11 @@ out multiplies zeros of the padding, for every output pixel. So on that map the 
 exactly the one with the centre ``min(K, 2H - 1)`` rows (and likewise columns) of its kernel and
 padding ``min(K // 2, H - 1)``; the outer taps get an exactly zero gradient either way.
 
-Small maps with big kernels are common in the study's CIFAR variants and in the main job's mini
+Small maps with big kernels are common in the study's CIFAR variants and in the demo's mini
 backbones: ConvNeXt's 7 x 7 depthwise kernels on a 2 x 2 last stage (a 3 x 3 kernel does the
-same work), a CIFAR ResNet's 3 x 3 kernels on a 1 x 1 last stage (a 1 x 1 kernel). On one CPU
-thread, trimming makes a training step of the main job's mini ResNet 0.88x and of its mini
-ConvNeXt 0.78x as long (0.76x / 0.69x together with channels_last);
-``tools/benchmark/train_step.py`` prints the ratios.
+same work), a CIFAR ResNet's 3 x 3 kernels on a 1 x 1 last stage (a 1 x 1 kernel).
+``tools/benchmark/train_step.py`` measures the step time with and without trimming
+(docs/benchmarks.md).
 
 :func:`trim_padded_convs` switches the eligible ``nn.Conv2d`` modules of a model to
 :class:`TrimmedConv2d` in place: parameters, ``state_dict`` keys and checkpoints do not change,

@@ -22,7 +22,7 @@ import time
 __all__ = ['LockedError', 'FileLock', 'ROOT_LOCK', 'RUN_LOCK_WAIT', 'folder_lock_path',
            'is_locked']
 
-#: The lock file of a work root (``run`` of the sweep, the main job's output folder).
+#: The lock file of a work root (``run`` of the sweep, the demo's output folder).
 ROOT_LOCK = '.bocb_sweep.lock'
 #: Seconds a run waits for its work dir's lock (a training of a killed sweep ending).
 RUN_LOCK_WAIT = 10.0
@@ -33,7 +33,7 @@ class LockedError(RuntimeError):
 
 
 def folder_lock_path(folder: str) -> str:
-    """The lock file of a folder (a run's work dir, the main job's output): ``.<name>.lock``
+    """The lock file of a folder (a run's work dir, the demo's output): ``.<name>.lock``
     next to it, not inside it (the folder can be moved aside while locked, and holds nothing
     before its owner writes there)."""
     parent, name = osp.split(osp.abspath(folder))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14 device checks, in priority order, for one GPU session (~12 min on an H200).
+# Device checks, in priority order, for one GPU session (~12 min on an H200).
 # Run from the repository root with the project's venv:
 #     PYTHON=~/.cache/bocb_mm/venv/bin/python OUT=work_dirs/gpu_check bash tools/benchmark/gpu_check.sh
 # Every step writes its own file under $OUT, so a run cut short keeps what it measured.
@@ -39,8 +39,7 @@ step r50_gpu_data 60 $PY $TP $R50 --runs 1 --iters 40 --warmup 15 --gpu-data --c
 step r50_bf16_cl 60 $PY $TP $R50 --runs 1 --iters 40 --warmup 15 --gpu-data --cudnn-benchmark --amp bf16 --channels-last --json "$OUT/r50_bf16_cl.json"
 step r50_compile 150 $PY $TP $R50 --runs 1 --iters 60 --warmup 30 --gpu-data --cudnn-benchmark --amp bf16 --channels-last --compile --json "$OUT/r50_compile.json"
 # 4. packing (each run CUDA_VISIBLE_DEVICES-pinned as by bocb_sweep --runs-per-gpu): 1..8 runs on
-#    the one GPU with the GPU data path, the CPU pipeline packed (issue 14: 1 -> 1,320, 4 -> 3,201,
-#    8 -> 3,752 img/s), DeiT-S 224 packed
+#    the one GPU with the GPU data path, the CPU pipeline packed, DeiT-S 224 packed
 step r50_packed 150 $PY $TP $R50 --runs 1 2 4 8 --iters 40 --warmup 15 --gpu-data --cudnn-benchmark --amp bf16 --channels-last --json "$OUT/r50_packed.json"
 step r50_packed_cpu_data 90 $PY $TP $R50 --runs 4 8 --iters 40 --warmup 15 --json "$OUT/r50_packed_cpu_data.json"
 step deit_packed 120 $PY $TP $DEIT --runs 1 2 4 --iters 30 --warmup 10 --gpu-data --amp bf16 --json "$OUT/deit_packed.json"
