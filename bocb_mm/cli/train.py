@@ -35,16 +35,20 @@ def main(argv: list[str] | None = None) -> None:
 
     Raises:
         SystemExit: a bad optimizer config, missing data or an unusable resume checkpoint
-            (the message names the problem).
+            (the message names the problem); status 75 when ``--stop-signal`` stopped it.
     """
     die_with_parent_from_env()
     args = parse_args(argv)
-    from bocb_mm.training.entry import SetupError, train
+    from bocb_mm.engine.preemption import STOPPED_EXIT
+    from bocb_mm.training.entry import SetupError, Stopped, train
     try:
         train(args.config, TrainOptions.from_namespace(args),
               warn=lambda msg: print(f'warning: {msg}', file=sys.stderr))
     except SetupError as err:
         sys.exit(f'error: {err}')
+    except Stopped as err:
+        print(err, file=sys.stderr)
+        sys.exit(STOPPED_EXIT)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ Registered in the ``bocb_mm`` scope (config ``type='bocb_mm.<Name>'``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`BOCBOptimWrapperConstructor`;
 * ``HOOKS``: :class:`OptimStatsHook`, :class:`ConventionCheckHook`, and the throughput hooks
   :class:`ChannelsLastHook`, :class:`TrimPaddedConvsHook`, :class:`EagerStepHook`,
-  :class:`StepTimerHook`.
+  :class:`StepTimerHook`, and :class:`StopOnSignalHook` (checkpoint and stop on a signal).
 
 :mod:`.conventions` checks optimizer conventions when a wrapper is built; :mod:`.audit` lists
 every parameter's group, lr, weight decay and trust-ratio exclusion
@@ -21,6 +21,7 @@ from .conventions import (ConventionCheckHook, ConventionError, ConventionIssue,
 from .sophia_wrapper import SophiaAmpOptimWrapper, SophiaMixin, SophiaOptimWrapper
 from .stats import OptimizerStats, OptimStatsHook, StatsOptimWrapper, layer_group
 from .amp import BF16OptimWrapper, SophiaBF16OptimWrapper  # noqa: E402  (after sophia_wrapper)
+from .preemption import STOPPED_EXIT, StopOnSignalHook
 from .throughput import (ChannelsLastHook, EagerStepHook, StepTimerHook, TrimPaddedConvsHook,
                          apply_throughput_options)
 
@@ -30,5 +31,5 @@ __all__ = [
     'is_norm_module', 'EMBEDDING_KEYS', 'ConventionCheckHook', 'ConventionError',
     'ConventionIssue', 'check_conventions', 'BF16OptimWrapper', 'SophiaBF16OptimWrapper',
     'ChannelsLastHook', 'EagerStepHook', 'StepTimerHook', 'TrimPaddedConvsHook',
-    'apply_throughput_options'
+    'apply_throughput_options', 'StopOnSignalHook', 'STOPPED_EXIT'
 ]

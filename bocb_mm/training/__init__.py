@@ -6,12 +6,12 @@ and those options into a trained Runner. ``tools/train.py`` and both sweep execu
 """
 from .options import TrainOptions, add_arguments
 
-__all__ = ['TrainOptions', 'add_arguments', 'SetupError', 'build_config', 'check_config',
-           'build_runner', 'train']
+__all__ = ['TrainOptions', 'add_arguments', 'SetupError', 'Stopped', 'build_config',
+           'check_config', 'build_runner', 'train']
 
 
 def __getattr__(name: str):
-    if name in ('SetupError', 'build_config', 'check_config', 'build_runner', 'train'):
+    if name in ('SetupError', 'Stopped', 'build_config', 'check_config', 'build_runner', 'train'):
         from . import entry
         return getattr(entry, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

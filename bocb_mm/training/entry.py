@@ -16,7 +16,7 @@ import bocb_mm  # noqa: F401  (stack fixes + registries)
 
 from .options import TrainOptions
 
-__all__ = ['SetupError', 'build_config', 'check_config', 'train']
+__all__ = ['SetupError', 'Stopped', 'build_config', 'check_config', 'build_runner', 'train']
 
 
 def _setup_errors() -> tuple[type[Exception], ...]:
@@ -31,6 +31,10 @@ class SetupError(RuntimeError):
 
     The message names the problem; ``__cause__`` is the original error.
     """
+
+
+class Stopped(RuntimeError):
+    """The training stopped on its ``stop_signal`` after saving a checkpoint; resume it."""
 
 
 def build_config(config: str | Config, options: TrainOptions) -> Config:
@@ -73,6 +77,9 @@ def build_config(config: str | Config, options: TrainOptions) -> Config:
         cfg.auto_scale_lr.enable = True
     if not options.validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if options.stop_signal:
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                            dict(type='bocb_mm.StopOnSignalHook', signal=options.stop_signal)]
     return cfg
 
 
@@ -128,9 +135,13 @@ def train(config: str | Config, options: TrainOptions,
 
     Raises:
         SetupError: a bad optimizer config, missing data or an unusable resume checkpoint.
+        Stopped: the ``stop_signal`` came; the run saved a checkpoint and stopped.
     """
     cfg = build_config(config, options)
     check_config(cfg, warn)
     runner = build_runner(cfg)
     runner.train()
+    from bocb_mm.engine.preemption import StopOnSignalHook
+    if any(isinstance(h, StopOnSignalHook) and h.stopped for h in runner.hooks):
+        raise Stopped(f'stopped by signal {options.stop_signal}; checkpoint in {cfg.work_dir}')
     return runner

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 from typing import Any, Mapping
 
 __all__ = ['TrainOptions', 'add_arguments', 'render_cfg_value']
@@ -42,6 +43,8 @@ class TrainOptions:
         cfg_options: Config overrides (``{'optim_wrapper.optimizer.lr': 0.1}``), merged before
             anything else.
         launcher: mmengine's job launcher.
+        stop_signal: On this signal (``'USR1'``), finish the epoch, checkpoint and stop
+            (:class:`~bocb_mm.engine.StopOnSignalHook`; ``tools/train.py`` then exits 75).
     """
 
     work_dir: str | None = None
@@ -57,6 +60,7 @@ class TrainOptions:
     validate: bool = True
     cfg_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     launcher: str = 'none'
+    stop_signal: str | None = None
 
     def __post_init__(self) -> None:
         _check_choice('amp', self.amp, AMP_MODES)
@@ -65,6 +69,8 @@ class TrainOptions:
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int)):
             raise TypeError(f'seed must be an int or None, got {self.seed!r}')
+        if self.stop_signal is not None and not _is_signal(self.stop_signal):
+            raise ValueError(f'stop_signal: unknown signal {self.stop_signal!r} (e.g. USR1)')
         object.__setattr__(self, 'cfg_options', dict(self.cfg_options))
 
     def __hash__(self) -> int:  # cfg_options is a dict: hash the options' text
@@ -124,7 +130,7 @@ class TrainOptions:
                    trim_convs=args.trim_convs, cudnn_benchmark=args.cudnn_benchmark,
                    gpu_data=args.gpu_data, auto_scale_lr=args.auto_scale_lr,
                    validate=not args.no_validate, cfg_options=args.cfg_options or {},
-                   launcher=args.launcher)
+                   launcher=args.launcher, stop_signal=args.stop_signal)
 
 
 # (attribute, flag, kind): 'value' takes an argument, 'optional' an optional one (the flag alone
@@ -141,6 +147,7 @@ _FLAGS = (
     ('gpu_data', '--gpu-data', 'switch'),
     ('auto_scale_lr', '--auto-scale-lr', 'switch'),
     ('validate', '--no-validate', 'negated'),
+    ('stop_signal', '--stop-signal', 'value'),
 )
 _CONST = {'resume': 'auto', 'amp': 'fp16', 'compile': 'default'}
 
@@ -177,6 +184,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. optim_wrapper.optimizer.lr=0.1')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument('--stop-signal', metavar='SIGNAL',
+                        help='on this signal (e.g. USR1, as Slurm sends before a time limit or '
+                             'a preemption), finish the epoch, save a checkpoint and exit 75; '
+                             '--resume continues the run')
     return parser
 
 
@@ -212,6 +223,11 @@ def _reads_back_as_str(text: str) -> bool:
     except ValueError:
         return True
     return False
+
+
+def _is_signal(name: str) -> bool:
+    key = name.upper() if name.upper().startswith('SIG') else f'SIG{name.upper()}'
+    return key in signal.Signals.__members__
 
 
 def _check_choice(name: str, value: str | None, choices: tuple[str, ...],

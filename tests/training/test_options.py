@@ -23,7 +23,8 @@ EVERY_OPTION = TrainOptions(
 
 @pytest.mark.parametrize('options', [
     TrainOptions(), EVERY_OPTION, TrainOptions(resume='/ckpt/epoch_3.pth', amp='fp16'),
-    TrainOptions(compile='default', validate=True)], ids=['defaults', 'every', 'path', 'const'])
+    TrainOptions(compile='default', validate=True, stop_signal='USR1')],
+    ids=['defaults', 'every', 'path', 'const'])
 def test_argv_round_trip(options: TrainOptions) -> None:
     argv = ['c.py', *options.to_argv()]
     assert TrainOptions.from_namespace(parse_args(argv)) == options
