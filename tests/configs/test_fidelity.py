@@ -1,4 +1,4 @@
-"""Recipe fidelity against the official BOCB release (issue 13).
+"""Recipe fidelity against the official BOCB release (docs/fidelity.md).
 
 * every value of ``bocb_mm/data/official_cifar100.csv`` is asserted against the built configs of
   the backbones that have an official config (crop, RandAugment, erasing, clipping, warm-up in

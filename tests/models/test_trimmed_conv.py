@@ -75,7 +75,7 @@ def test_only_same_padded_stride_one_convs_are_trimmable(conv, eligible):
 @pytest.mark.parametrize('config, switched', [('mini-resnet', 14), ('mini-convnext', 3),
                                               ('mini-vit', 0)])
 def test_mini_backbones_keep_their_function_and_checkpoint(config, switched):
-    """The main job's models: same state_dict keys, outputs and gradients after switching."""
+    """The demo's mini backbones: same state_dict keys, outputs and gradients after switching."""
     pytest.importorskip('mmpretrain')
     from mmengine.config import Config
     from mmpretrain.registry import MODELS

@@ -1,4 +1,4 @@
-"""Issue 17, items 3, 5 and 9: a config's optimizer part is checked when the config is loaded.
+"""A config's optimizer part is checked when the config is loaded.
 
 Through ``tools/train.py``'s code (:func:`bocb_mm.cli.train.main`, which must fail before it
 builds a data set: the configs here point at

@@ -1,4 +1,4 @@
-"""Issue 17, items 4 and 5: every param group is validated with the constructor's messages.
+"""Every param group is validated with the constructor's messages.
 
 Groups reach an optimizer three ways: ``params`` dicts given to the constructor,
 ``add_param_group`` and mmengine's ``paramwise_cfg`` (which builds groups with ``lr_mult`` ...);

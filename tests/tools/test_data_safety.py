@@ -1,4 +1,4 @@
-"""Issue 17, items 1, 2 and 6: no command destroys a user's data; bad counts fail in argparse.
+"""No command destroys a user's data; bad counts fail in argparse.
 
 The commands run as a user runs them (``python tools/...`` in a fresh working folder); each test
 records the contents and modification times of the files at stake before the command and checks
