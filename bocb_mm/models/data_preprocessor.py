@@ -11,7 +11,8 @@ augments (Mixup / CutMix). Config::
                         dict(type='RandomFlip', prob=0.5, direction='horizontal')],
         test_augments=[])
 
-:func:`bocb_mm.datasets.gpu_augment.use_gpu_data_path` writes this from a CPU-pipeline config.
+:func:`bocb_mm.datasets.gpu_augment.config.use_gpu_data_path` writes this from a CPU-pipeline
+config.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Sequence
 import torch
 from mmpretrain.models.utils.data_preprocessor import ClsDataPreprocessor
 
-from bocb_mm.datasets.gpu_augment import BatchPipeline
+from bocb_mm.datasets.gpu_augment.pipeline import BatchPipeline
 from bocb_mm.registry import MODELS
 
 __all__ = ['GPUAugDataPreprocessor']

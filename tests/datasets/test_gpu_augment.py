@@ -18,7 +18,13 @@ mmcv = pytest.importorskip('mmcv')
 pytest.importorskip('mmpretrain')
 from mmpretrain.registry import TRANSFORMS  # noqa: E402
 
-from bocb_mm.datasets import gpu_augment as ga  # noqa: E402
+from bocb_mm.datasets.gpu_augment.config import _split_pipeline  # noqa: E402
+from bocb_mm.datasets.gpu_augment.functional import (  # noqa: E402
+    crop_with_padding, cv2_resize, erase, flip, pil_resize, randaug_op)
+from bocb_mm.datasets.gpu_augment.pipeline import BatchPipeline  # noqa: E402
+from bocb_mm.datasets.gpu_augment.transforms import (  # noqa: E402
+    BatchRandAugment, BatchRandomCrop, BatchRandomErasing, BatchRandomFlip,
+    BatchRandomResizedCrop, BatchResize)
 
 #: Where the batched ops run: CPU here; ``BOCB_TEST_DEVICE=cuda`` checks the GPU kernels too.
 DEVICE = torch.device(os.environ.get('BOCB_TEST_DEVICE', 'cpu'))
@@ -75,7 +81,7 @@ def test_crop_with_padding_equals_mmcv():
     images = smooth_images(6)
     top = torch.tensor([0, 8, 3, 5, 1, 7], device=DEVICE)
     left = torch.tensor([8, 0, 4, 2, 6, 3], device=DEVICE)
-    ours = to_numpy(ga.crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0))
+    ours = to_numpy(crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0))
     for i, img in enumerate(images):
         padded = mmcv.impad(img, padding=4, pad_val=0)
         ref = mmcv.imcrop(padded, np.array([left[i], top[i], left[i] + 31, top[i] + 31]))
@@ -94,12 +100,12 @@ def test_random_crop_follows_the_padding_mode(mode: str):
     cpu = TRANSFORMS.build(cfg)
     offsets = [cpu.rand_crop_params(np.zeros((40, 40, 3))) for _ in images]
     top, left = (torch.tensor([o[k] for o in offsets], device=DEVICE) for k in (0, 1))
-    ours = to_numpy(ga.crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0, mode))
+    ours = to_numpy(crop_with_padding(to_batch(images), top, left, (32, 32), 4, 0, mode))
     np.testing.assert_array_equal(ours, ref)
     for img, o, out in zip(images, offsets, ref):  # the CPU transform itself pads in that mode
         padded = mmcv.impad(img, padding=4, pad_val=0, padding_mode=mode)
         np.testing.assert_array_equal(out, padded[o[0]:o[0] + 32, o[1]:o[1] + 32])
-    assert ga.BatchPipeline([cfg]).transforms[0].padding_mode == mode
+    assert BatchPipeline([cfg]).transforms[0].padding_mode == mode
 
 
 def test_random_crop_offsets_follow_mmpretrain():
@@ -108,7 +114,7 @@ def test_random_crop_offsets_follow_mmpretrain():
     np.random.seed(0)
     ref = np.array([cpu.rand_crop_params(padded)[:2] for _ in range(4000)])
     torch.manual_seed(0)
-    top, left = ga.BatchRandomCrop(32, padding=4).params(4000, 32, 32, DEVICE)
+    top, left = BatchRandomCrop(32, padding=4).params(4000, 32, 32, DEVICE)
     assert set(top.tolist()) == set(ref[:, 0].tolist()) == set(range(9))
     assert_same_distribution(top.cpu().numpy(), ref[:, 0], 'top')
     assert_same_distribution(left.cpu().numpy(), ref[:, 1], 'left')
@@ -117,7 +123,7 @@ def test_random_crop_offsets_follow_mmpretrain():
 def test_random_flip_equals_mmcv_and_has_its_rate():
     images = to_batch(smooth_images(400))
     torch.manual_seed(0)
-    out = ga.BatchRandomFlip(prob=0.5)(images)
+    out = BatchRandomFlip(prob=0.5)(images)
     flipped = (out != images).flatten(1).any(1)
     assert abs(flipped.float().mean().item() - 0.5) < 0.1
     for i in torch.nonzero(flipped).flatten()[:5].tolist():
@@ -125,10 +131,19 @@ def test_random_flip_equals_mmcv_and_has_its_rate():
         np.testing.assert_array_equal(to_numpy(out[i:i + 1])[0], ref)
 
 
+@pytest.mark.parametrize('direction,dim', [('horizontal', -1), ('vertical', -2)])
+def test_flip_kernel_flips_the_chosen_images_as_mmcv(direction: str, dim: int):
+    images = smooth_images(4)
+    flipped = torch.tensor([True, False, True, False], device=DEVICE)
+    ours = to_numpy(flip(to_batch(images), flipped, dim))
+    for img, out, chosen in zip(images, ours, flipped.tolist()):
+        np.testing.assert_array_equal(out, mmcv.imflip(img, direction) if chosen else img)
+
+
 # ----------------------------------------------------------------------------- resizes
 def test_resize_matches_mmcv_cv2_bicubic():
     images = smooth_images(4)
-    ours = to_numpy(ga.BatchResize(224, interpolation='bicubic')(to_batch(images)))
+    ours = to_numpy(BatchResize(224, interpolation='bicubic')(to_batch(images)))
     for i, img in enumerate(images):
         ref = cpu_apply(dict(type='Resize', scale=224, interpolation='bicubic'), img)
         assert_close_uint8(ours[i], ref, max_diff=1, max_frac=0.05)
@@ -138,7 +153,7 @@ def test_pil_resize_of_a_crop_matches_mmcv_pillow():
     images = smooth_images(5)
     boxes = torch.tensor([[0, 0, 32, 32], [3, 5, 20, 17], [10, 0, 9, 30], [0, 12, 32, 8],
                           [7, 7, 1, 2]])
-    ours = to_numpy(ga.pil_resize(to_batch(images), boxes.to(DEVICE), (224, 224), 'bicubic'))
+    ours = to_numpy(pil_resize(to_batch(images), boxes.to(DEVICE), (224, 224), 'bicubic'))
     for i, img in enumerate(images):
         top, left, h, w = boxes[i].tolist()
         crop = mmcv.imcrop(img, np.array([left, top, left + w - 1, top + h - 1]))
@@ -154,7 +169,7 @@ def test_random_resized_crop_boxes_follow_mmpretrain():
     np.random.seed(0)
     ref = np.array([cpu.rand_crop_params(img) for _ in range(4000)])
     torch.manual_seed(0)
-    op = ga.BatchRandomResizedCrop(224, backend='pillow', interpolation='bicubic')
+    op = BatchRandomResizedCrop(224, backend='pillow', interpolation='bicubic')
     ours = op.params(4000, 32, 32, DEVICE).cpu().numpy()
     for k, name in enumerate(('top', 'left', 'height', 'width')):
         assert_same_distribution(ours[:, k], ref[:, k], name)
@@ -193,7 +208,7 @@ def test_photometric_op_matches_cpu(name, magnitude, cpu, max_diff, max_frac):
                                                                dtype=np.uint8)])
     images[0, :, :, 1] = 77  # a flat channel (auto-contrast / equalize leave it alone)
     mags = torch.full((len(images),), magnitude, dtype=torch.float64, device=DEVICE)
-    ours = to_numpy(ga.randaug_op(name, to_batch(images), mags))
+    ours = to_numpy(randaug_op(name, to_batch(images), mags))
     cpu = dict(cpu, prob=1.0)
     if name in ('ColorTransform', 'Contrast', 'Brightness', 'Sharpness'):
         cpu['random_negative_prob'] = 0.0  # the sign is in the magnitude
@@ -218,8 +233,8 @@ def test_geometric_op_matches_cpu(name, magnitude, cpu):
     images = smooth_images(6, seed=3)
     mags = torch.full((len(images),), magnitude, dtype=torch.float64, device=DEVICE)
     direction = cpu.get('direction', 'horizontal')
-    ours = to_numpy(ga.randaug_op(name, to_batch(images), mags, pad_val=PAD,
-                                  interpolation='bicubic', direction=direction))
+    ours = to_numpy(randaug_op(name, to_batch(images), mags, pad_val=PAD,
+                               interpolation='bicubic', direction=direction))
     cpu = dict(cpu, prob=1.0, random_negative_prob=0.0, pad_val=PAD, interpolation='bicubic')
     ref = np.stack([cpu_apply(cpu, img) for img in images])
     diff = np.abs(ours.astype(np.int32) - ref.astype(np.int32))
@@ -228,8 +243,8 @@ def test_geometric_op_matches_cpu(name, magnitude, cpu):
 
 
 def test_randaugment_magnitudes_follow_mmpretrain():
-    op = ga.BatchRandAugment('timm_increasing', num_policies=2, magnitude_level=9,
-                             magnitude_std=0.5, total_level=10)
+    op = BatchRandAugment('timm_increasing', num_policies=2, magnitude_level=9,
+                          magnitude_std=0.5, total_level=10)
     cpu = TRANSFORMS.build(dict(type='RandAugment', policies='timm_increasing', num_policies=2,
                                 magnitude_level=9, magnitude_std=0.5, total_level=10))
     np.random.seed(0)
@@ -257,8 +272,8 @@ def test_randaugment_output_statistics_follow_cpu():
     np.random.seed(0)
     ref = np.stack([cpu(dict(img=img.copy()))['img'] for img in images]).astype(np.float64)
     torch.manual_seed(0)
-    op = ga.BatchRandAugment('timm_increasing', num_policies=2, total_level=10,
-                             magnitude_level=9, magnitude_std=0.5, hparams=hparams)
+    op = BatchRandAugment('timm_increasing', num_policies=2, total_level=10,
+                          magnitude_level=9, magnitude_std=0.5, hparams=hparams)
     ours = op(to_batch(images)).permute(0, 2, 3, 1).cpu().numpy().astype(np.float64)
     assert ((ours == np.round(ours)) & (ours >= 0) & (ours <= 255)).all()
     src = images.astype(np.float64)
@@ -279,7 +294,7 @@ def test_random_erasing_follows_mmpretrain():
     cpu = TRANSFORMS.build(dict(type='RandomErasing', **cfg))
     ref = np.stack([cpu(dict(img=img.copy()))['img'] for img in blank])
     torch.manual_seed(0)
-    ours = to_numpy(ga.BatchRandomErasing(**cfg)(to_batch(blank)))
+    ours = to_numpy(BatchRandomErasing(**cfg)(to_batch(blank)))
     ref_area = (ref != 0).any(-1).sum((1, 2))  # erased pixels (the fill is ~never 0 in all 3)
     our_area = (ours != 0).any(-1).sum((1, 2))
     assert abs((our_area > 0).mean() - (ref_area > 0).mean()) < 0.04
@@ -292,12 +307,24 @@ def test_random_erasing_follows_mmpretrain():
         assert abs(fill_ours[:, c].std() - fill_ref[:, c].std()) < 2.0
 
 
+def test_erase_kernel_replaces_the_box_of_the_chosen_images():
+    images = smooth_images(3)
+    boxes = torch.tensor([[2, 3, 5, 7], [0, 0, 32, 32], [30, 1, 2, 4]], device=DEVICE)
+    erased = torch.tensor([True, True, False], device=DEVICE)
+    fill = torch.full((3, 3, 32, 32), 128.0, device=DEVICE)
+    ours = to_numpy(erase(to_batch(images), erased, boxes, fill))
+    ref = images.copy()
+    for i, (top, left, h, w) in enumerate(boxes.tolist()[:2]):
+        ref[i, top:top + h, left:left + w] = 128
+    np.testing.assert_array_equal(ours, ref)
+
+
 # ----------------------------------------------------------------------------- pipeline
 def test_pipeline_rejects_ops_without_a_batched_form():
     with pytest.raises(NotImplementedError, match='ColorJitter'):
-        ga.BatchPipeline([dict(type='ColorJitter', brightness=0.4)])
+        BatchPipeline([dict(type='ColorJitter', brightness=0.4)])
     with pytest.raises(ValueError, match='PackInputs'):
-        ga._split_pipeline([dict(type='RandomCrop', crop_size=32)], 'train_dataloader')
+        _split_pipeline([dict(type='RandomCrop', crop_size=32)], 'train_dataloader')
 
 
 def test_data_preprocessor_augments_on_the_device_then_normalises_and_mixes():
@@ -316,7 +343,7 @@ def test_data_preprocessor_augments_on_the_device_then_normalises_and_mixes():
     assert train['inputs'].shape == (4, 3, 64, 64) and train['inputs'].dtype == torch.float32
     assert train['data_samples'][0].gt_score.shape == (10,)  # Mixup's soft labels
     test = pre(dict(inputs=list(images), data_samples=samples), training=False)
-    expected = ga.cv2_resize(images.float().to(DEVICE), (64, 64), 'bicubic')
+    expected = cv2_resize(images.float().to(DEVICE), (64, 64), 'bicubic')
     mean = torch.tensor(CIFAR_MEAN, device=DEVICE).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR_STD, device=DEVICE).view(1, 3, 1, 1)
     torch.testing.assert_close(test['inputs'], (expected - mean) / std)

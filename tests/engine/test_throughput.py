@@ -91,19 +91,20 @@ def test_every_cifar_recipe_has_a_gpu_data_path(backbone):
 # ----------------------------------------------------------------------------- GPU data path
 def test_randaugment_runs_each_op_on_its_images_only(monkeypatch):
     """Per slot the ops together see at most the batch (not every op the whole batch)."""
-    from bocb_mm.datasets import gpu_augment as ga
+    from bocb_mm.datasets.gpu_augment import functional
+    from bocb_mm.datasets.gpu_augment.transforms import BatchRandAugment
     seen: list[tuple[str, int]] = []
-    op = ga.randaug_op
+    op = functional.randaug_op
 
     def counting_op(name, imgs, magnitude, **kwargs):
         seen.append((name, imgs.shape[0]))
         assert magnitude.shape == (imgs.shape[0],)
         return op(name, imgs, magnitude, **kwargs)
 
-    monkeypatch.setattr(ga, 'randaug_op', counting_op)
+    monkeypatch.setattr(functional, 'randaug_op', counting_op)
     torch.manual_seed(0)
-    augment = ga.BatchRandAugment('timm_increasing', num_policies=2, magnitude_level=9,
-                                  magnitude_std=0.5, total_level=10)
+    augment = BatchRandAugment('timm_increasing', num_policies=2, magnitude_level=9,
+                               magnitude_std=0.5, total_level=10)
     batch = torch.randint(0, 256, (64, 3, 16, 16)).float()
     out = augment(batch)
     assert out.shape == batch.shape and not torch.equal(out, batch)
