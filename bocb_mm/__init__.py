@@ -4,26 +4,13 @@ Where torch and mmengine are installed, importing the package applies the stack 
 :mod:`bocb_mm.compat` and registers the optimizers, optimizer wrappers, constructors, hooks and
 backbones in the ``bocb_mm`` scope (so ``custom_imports=dict(imports=['bocb_mm'])`` reaches them).
 Without them (a plain scientific Python) it imports nothing more: :mod:`bocb_mm.analysis`
-(numpy, pandas, scipy), the paper tables and the backbone zoo import and work; the optimizer zoo
-(categories, name order, so the report on long-format results) still needs torch.
+(numpy, pandas, scipy), the paper tables and the optimizer and backbone zoos
+(:mod:`bocb_mm.optim.zoo`, :mod:`bocb_mm.models.zoo`) import and work.
 """
 from __future__ import annotations
 
-import importlib.util
-
+from .stack import STACK, stack_installed
 from .version import __version__
-
-#: What the training stack needs; :func:`stack_installed` checks for these.
-STACK = ('torch', 'mmengine')
-
-
-def stack_installed() -> bool:
-    """Whether torch and mmengine can be imported (checked without importing them)."""
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in STACK)
-    except ImportError:  # a finder that knows the module is missing may raise instead
-        return False
-
 
 if stack_installed():
     from . import compat  # noqa: F401  (first: fixes the installed stack before anything loads)

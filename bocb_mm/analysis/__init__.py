@@ -5,12 +5,13 @@ only when checkpoints are read. Where torch and mmengine are not installed, ``im
 loads nothing else (:func:`bocb_mm.stack_installed`), so this package, the paper tables and the
 backbone zoo work in a plain scientific Python; where they are installed, importing ``bocb_mm``
 (the parent) loads and registers the training stack first. The optimizer categories and name
-orders come from the zoos (:mod:`.zoo_lookup`); the optimizer zoo's package (``bocb_mm.optim``)
-imports torch today, so a report without torch stops there with a message. Entry points:
+orders come from the zoos (:mod:`bocb_mm.optim.zoo`, :mod:`bocb_mm.models.zoo`), which are pure
+Python. Entry points:
 
 * :func:`~bocb_mm.analysis.io.load_results` - read a sweep's long CSV or a paper wide table.
 * :func:`~bocb_mm.analysis.core.analyze` - top-4 / trivial flags, drop-worst rows, coupling scores.
-* :func:`~bocb_mm.analysis.report.make_report` - write tables, figures, report.md/html, summary.json.
+* :func:`~bocb_mm.analysis.report.make_report` - write tables, figures, report.md/html and
+  summary.json.
 
 The CLI is ``tools/analysis/bocb_report.py``; the rules are defined in ``docs/analysis.md``.
 """

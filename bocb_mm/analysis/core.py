@@ -1,16 +1,60 @@
 """Run the whole BOCB table analysis on a :class:`~bocb_mm.analysis.io.ResultSet`."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import coupling as C
+from . import coupling
 from . import paper
-from . import stats as S
+from . import stats
+from ..optim.zoo import UnknownOptimizerError, get_info
 from .io import ResultSet
-from .zoo_lookup import UNCATEGORIZED, category_order, optimizer_categories
+
+UNCATEGORIZED = 'uncategorized'
+"""Category label given to an optimizer that the optimizer zoo does not know."""
+
+
+def optimizer_categories(names: Sequence[str]) -> dict[str, str]:
+    """Look up the paper category of each optimizer in :mod:`bocb_mm.optim.zoo`.
+
+    Args:
+        names: Optimizer names as they appear in the results.
+
+    Returns:
+        Mapping name -> category label; names the zoo does not know map to
+        :data:`UNCATEGORIZED` (with a warning).
+    """
+    out: dict[str, str] = {}
+    unknown: list[str] = []
+    for name in names:
+        try:
+            out[name] = get_info(name).category.value
+        except UnknownOptimizerError:
+            out[name] = UNCATEGORIZED
+            unknown.append(name)
+    if unknown:
+        warnings.warn(f'optimizers unknown to bocb_mm.optim.zoo (category {UNCATEGORIZED!r}): '
+                      f'{", ".join(unknown)}', stacklevel=2)
+    return out
+
+
+def category_order(categories: dict[str, str]) -> list[str]:
+    """Order the category labels: sorted, with :data:`UNCATEGORIZED` last.
+
+    Args:
+        categories: Mapping optimizer -> category label.
+
+    Returns:
+        The distinct labels in display order.
+    """
+    labels = sorted(set(categories.values()) - {UNCATEGORIZED})
+    if UNCATEGORIZED in categories.values():
+        labels.append(UNCATEGORIZED)
+    return labels
 
 
 @dataclass
@@ -98,28 +142,28 @@ def _cells(res: ResultSet, m: np.ndarray, categories: dict[str, str], level: flo
     o_names, b_names = res.optimizers, res.backbones
     oo, bb = np.meshgrid(np.arange(len(o_names)), np.arange(len(b_names)), indexing='ij')
     worst = np.zeros_like(m, dtype=bool)
-    worst[S.worst_index(m), np.arange(m.shape[1])] = True
+    worst[stats.worst_index(m), np.arange(m.shape[1])] = True
     frame = pd.DataFrame({
         'optimizer': [o_names[i] for i in oo.ravel()],
         'category': [categories[o_names[i]] for i in oo.ravel()],
         'backbone': [b_names[j] for j in bb.ravel()],
         'top1': m.ravel(),
         'n_seeds': res.seed_counts().to_numpy().ravel(),
-        'rank': S.ranks(m).ravel(),
-        'gap_to_best': S.gap_to_best(m).ravel(),
-        'top4': S.top_k_mask(m).ravel(),
-        'trivial': S.trivial_mask(m).ravel(),
+        'rank': stats.ranks(m).ravel(),
+        'gap_to_best': stats.gap_to_best(m).ravel(),
+        'top4': stats.top_k_mask(m).ravel(),
+        'trivial': stats.trivial_mask(m).ravel(),
         'worst': worst.ravel(),
     })
     if reps is not None:
-        t = C.cell_t_ci(res.cube(), level)
+        t = coupling.cell_t_ci(res.cube(), level)
         frame['std'] = t['std'].ravel()
         frame['ci_low'] = t['ci_low'].ravel()
         frame['ci_high'] = t['ci_high'].ravel()
-        boot = C.percentile_ci(reps, level)
+        boot = coupling.percentile_ci(reps, level)
         frame['boot_ci_low'] = boot[0].ravel()
         frame['boot_ci_high'] = boot[1].ravel()
-        frame['top4_freq'] = S.top_k_mask(reps).mean(axis=0).ravel()
+        frame['top4_freq'] = stats.top_k_mask(reps).mean(axis=0).ravel()
     return frame[~np.isnan(m.ravel())].reset_index(drop=True)
 
 
@@ -156,10 +200,11 @@ def _printed_comparison(bottom: pd.DataFrame, m: np.ndarray, backbones: list[str
     rows = []
     for drop in (True, False):
         for ddof in (0, 1):
-            st = S.drop_worst_stats(m, ddof) if drop else S.all_stats(m, ddof)
+            st = stats.drop_worst_stats(m, ddof) if drop else stats.all_stats(m, ddof)
             rec = pd.DataFrame(st, index=backbones)
             diff = paper.compare_printed_stats(rec, printed)
-            rows.append({'convention': f'{"drop worst" if drop else "all results"}, std ddof={ddof}',
+            name = 'drop worst' if drop else 'all results'
+            rows.append({'convention': f'{name}, std ddof={ddof}',
                          **{f'max_abs_{k}_diff': float(diff[f'{k}_diff'].abs().max())
                             for k in ('mean', 'std', 'range')},
                          **{f'n_{k}_match': int((diff[f'{k}_diff'].abs() <= tol).sum())
@@ -185,52 +230,55 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
         categories = optimizer_categories(res.optimizers)
     cats = category_order(categories)
     used = [c for c in cats if c != UNCATEGORIZED]
-    named_groups = C.category_groups(res.optimizers, categories, used)
+    named_groups = coupling.category_groups(res.optimizers, categories, used)
     groups = [idx for _, idx in named_groups]
     mat = res.matrix()
     m = mat.to_numpy(float)
-    reps = C.bootstrap_matrices(res.cube(), n_boot, seed) if res.has_seeds and n_boot > 0 else None
+    reps = (coupling.bootstrap_matrices(res.cube(), n_boot, seed)
+            if res.has_seeds and n_boot > 0 else None)
 
     cells = _cells(res, m, categories, level, reps)
-    dw = S.drop_worst_stats(m)
+    dw = stats.drop_worst_stats(m)
     bottom = pd.DataFrame(dw, index=res.backbones).T
 
-    wi = S.worst_index(m)
+    wi = stats.worst_index(m)
     bi = np.argmax(np.where(np.isnan(m), -np.inf, m), axis=0)
-    bc = (C.backbone_coupling(m, groups) if groups else
+    bc = (coupling.backbone_coupling(m, groups) if groups else
           {k: np.full(m.shape[1], np.nan) for k in ('coupling', 'coupling_std', 'coupling_mean')})
     btab = pd.DataFrame({
-        'best': S.best(m), 'best_optimizer': [res.optimizers[i] for i in bi],
+        'best': stats.best(m), 'best_optimizer': [res.optimizers[i] for i in bi],
         'worst': m[wi, np.arange(m.shape[1])], 'worst_optimizer': [res.optimizers[i] for i in wi],
         'n_optimizers': np.sum(~np.isnan(m), axis=0),
         'mean_drop_worst': dw['mean'], 'std_drop_worst': dw['std'], 'range_drop_worst': dw['range'],
-        'n_trivial': S.trivial_mask(m).sum(axis=0),
+        'n_trivial': stats.trivial_mask(m).sum(axis=0),
         'coupling': bc['coupling'], 'coupling_std': bc['coupling_std'],
         'coupling_mean': bc['coupling_mean'],
     }, index=pd.Index(res.backbones, name='backbone'))
     if groups:
-        cm = C.category_stat(m, groups, 'median')
+        cm = coupling.category_stat(m, groups, 'median')
         for k, (cat, _) in enumerate(named_groups):
             btab[f'median[{cat}]'] = cm[k]
-    gen = C.optimizer_generality(m)
+    gen = coupling.optimizer_generality(m)
     otab = pd.DataFrame({'category': [categories[o] for o in res.optimizers], **gen},
                         index=pd.Index(res.optimizers, name='optimizer'))
     if reps is not None:
-        bci = C.bootstrap_ci(reps, lambda r: {**C.backbone_coupling(r, groups),
-                                              **{f'{k}_drop_worst': v
-                                                 for k, v in S.drop_worst_stats(r).items()}}, level)
+        bci = coupling.bootstrap_ci(
+            reps, lambda r: {**coupling.backbone_coupling(r, groups),
+                             **{f'{k}_drop_worst': v
+                                for k, v in stats.drop_worst_stats(r).items()}}, level)
         _with_ci(btab, bci, ['coupling', 'mean_drop_worst', 'std_drop_worst', 'range_drop_worst'])
-        oci = C.bootstrap_ci(reps, C.optimizer_generality, level)
+        oci = coupling.bootstrap_ci(reps, coupling.optimizer_generality, level)
         _with_ci(otab, oci, ['mean_rank', 'mean_gap', 'coupling'])
 
     printed = conventions = None
     if res.fmt == 'wide' and paper.is_paper_cifar100(mat):
         printed, conventions = _printed_comparison(bottom, m, res.backbones)
 
-    rules = {**S.RULES, **C.RULES}
+    rules = {**stats.RULES, **coupling.RULES}
     if res.notes:
         rules['input_notes'] = '; '.join(res.notes)
     if res.dropped:
-        rules['dropped_runs'] = ('runs left out: ' + ', '.join(f'{k}: {v}' for k, v in res.dropped.items()))
+        rules['dropped_runs'] = ('runs left out: '
+                                 + ', '.join(f'{k}: {v}' for k, v in res.dropped.items()))
     return Analysis(res, mat, categories, cats, cells, bottom, btab, otab, printed, conventions,
                     rules, level, n_boot if reps is not None else 0, reps, groups)

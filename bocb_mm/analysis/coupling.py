@@ -25,16 +25,16 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from . import stats as S
+from . import stats
 
 STD_DDOF = 0
 
 RULES: dict[str, str] = {
     'backbone_coupling': ('backbone coupling score: max - min over optimizer categories of the '
                           'backbone\'s median top-1 within each category (seeds averaged first; '
-                          'uncategorized optimizers left out); higher = stronger backbone-optimizer '
-                          'coupling; also reported: std of the category medians, range of the '
-                          'category means'),
+                          'uncategorized optimizers left out); higher = stronger '
+                          'backbone-optimizer coupling; also reported: std of the category '
+                          'medians, range of the category means'),
     'optimizer_coupling': ('optimizer coupling score: std (ddof=0) over backbones of the '
                            'optimizer\'s gap to the backbone\'s best result; generality: its mean '
                            'rank and mean gap to best (lower = more general)'),
@@ -60,7 +60,7 @@ def category_stat(m: np.ndarray, groups: Sequence[np.ndarray], how: str = 'media
         ``(..., C, B)`` category statistics (NaN where a category has no result).
     """
     fn = {'median': np.nanmedian, 'mean': np.nanmean}[how]
-    with S._quiet():
+    with stats._quiet():
         return np.stack([fn(m[..., idx, :], axis=-2) for idx in groups], axis=-2)
 
 
@@ -77,7 +77,7 @@ def backbone_coupling(m: np.ndarray, groups: Sequence[np.ndarray]) -> dict[str, 
     """
     med = category_stat(m, groups, 'median')
     mean = category_stat(m, groups, 'mean')
-    with S._quiet():
+    with stats._quiet():
         return {'coupling': np.nanmax(med, axis=-2) - np.nanmin(med, axis=-2),
                 'coupling_std': np.nanstd(med, axis=-2, ddof=STD_DDOF),
                 'coupling_mean': np.nanmax(mean, axis=-2) - np.nanmin(mean, axis=-2)}
@@ -93,16 +93,16 @@ def optimizer_generality(m: np.ndarray) -> dict[str, np.ndarray]:
         Arrays ``(..., O)``: ``mean_rank``, ``mean_gap``, ``median_gap``, ``worst_gap``,
         ``coupling`` (std of gap), ``n_top4``, ``n_trivial``, ``n_backbones``.
     """
-    gap = S.gap_to_best(m)
-    with S._quiet():
+    gap = stats.gap_to_best(m)
+    with stats._quiet():
         return {
-            'mean_rank': np.nanmean(S.ranks(m), axis=-1),
+            'mean_rank': np.nanmean(stats.ranks(m), axis=-1),
             'mean_gap': np.nanmean(gap, axis=-1),
             'median_gap': np.nanmedian(gap, axis=-1),
             'worst_gap': np.nanmax(gap, axis=-1),
             'coupling': np.nanstd(gap, axis=-1, ddof=STD_DDOF),
-            'n_top4': np.sum(S.top_k_mask(m), axis=-1).astype(float),
-            'n_trivial': np.sum(S.trivial_mask(m), axis=-1).astype(float),
+            'n_top4': np.sum(stats.top_k_mask(m), axis=-1).astype(float),
+            'n_trivial': np.sum(stats.trivial_mask(m), axis=-1).astype(float),
             'n_backbones': np.sum(~np.isnan(m), axis=-1).astype(float),
         }
 
@@ -124,7 +124,7 @@ def bootstrap_matrices(cube: np.ndarray, n_boot: int = 1000, seed: int = 0) -> n
     idx = np.floor(draws * np.maximum(n, 1)[None, :, :, None]).astype(int)
     vals = np.take_along_axis(np.broadcast_to(cube, (n_boot,) + cube.shape), idx, axis=-1)
     keep = np.arange(cube.shape[-1])[None, None, None, :] < n[None, :, :, None]
-    with S._quiet():
+    with stats._quiet():
         return np.nanmean(np.where(keep, vals, np.nan), axis=-1)
 
 
@@ -139,7 +139,7 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> np.ndarray:
         ``(2, ...)`` lower and upper bounds.
     """
     a = (1.0 - level) / 2.0
-    with S._quiet():
+    with stats._quiet():
         return np.nanpercentile(samples, [100 * a, 100 * (1 - a)], axis=0)
 
 
@@ -155,7 +155,7 @@ def cell_t_ci(cube: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
         is NaN for cells with fewer than two seeds.
     """
     n = np.sum(~np.isnan(cube), axis=-1)
-    with S._quiet(), np.errstate(all='ignore'):
+    with stats._quiet(), np.errstate(all='ignore'):
         mean = np.nanmean(cube, axis=-1)
         std = np.where(n >= 2, np.nanstd(cube, axis=-1, ddof=1), np.nan)
         half = sps.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1)) * std / np.sqrt(np.maximum(n, 1))

@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .zoo_lookup import order_like_zoo
+from ..models.zoo import list_backbones
+from ..optim.zoo import list_optimizers
 
 LONG_REQUIRED = ('backbone', 'optimizer', 'seed', 'top1')
 """Columns a long-format (sweep) CSV must have."""
@@ -302,6 +303,24 @@ def _select_dataset(frame: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
     return frame[frame['dataset'].astype(str).str.strip() == dataset].reset_index(drop=True)
 
 
+def order_like(names: Sequence[str], reference: Sequence[str]) -> list[str]:
+    """Order names as a zoo lists them, unknown names after, in their data order.
+
+    Only the order is taken from the zoo; the names themselves always come from the data.
+
+    Args:
+        names: Names found in the data, in order of first appearance.
+        reference: The zoo's names in its order (:func:`bocb_mm.optim.zoo.list_optimizers`,
+            :func:`bocb_mm.models.zoo.list_backbones`); matched case-insensitively.
+
+    Returns:
+        The same names, reordered.
+    """
+    pos = {str(name).lower(): i for i, name in enumerate(reference)}
+    known = sorted((n for n in names if n.lower() in pos), key=lambda n: pos[n.lower()])
+    return known + [n for n in names if n.lower() not in pos]
+
+
 def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: str | None = None) -> ResultSet:
     """Validate and normalise a long-format frame.
 
@@ -367,8 +386,8 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: str | None 
     if dup.any():
         where = ', '.join(labels[i] for i in np.flatnonzero(dup)[:6])
         raise BocbInputError(f'duplicate runs for the same {"/".join(key)} at {where}')
-    backbones = order_like_zoo(list(dict.fromkeys(frame['backbone'])), 'backbones')
-    optimizers = order_like_zoo(list(dict.fromkeys(frame['optimizer'])), 'optimizers')
+    backbones = order_like(list(dict.fromkeys(frame['backbone'])), list_backbones())
+    optimizers = order_like(list(dict.fromkeys(frame['optimizer'])), list_optimizers())
     return ResultSet(frame, 'long', backbones=backbones, optimizers=optimizers, dropped=dropped,
                      notes=notes)
 

@@ -29,8 +29,9 @@ STD_DDOF = 0
 RULES: dict[str, str] = {
     'top_k': (f'top-{TOP_K}: per backbone, the results >= its {TOP_K}th best result '
               f'(ties at the {TOP_K}th value are all marked); seeds averaged first'),
-    'trivial': (f'trivial: per backbone, results below Tukey\'s lower fence Q1 - {TUKEY_WHISKER} x IQR '
-                'of that backbone\'s results over all optimizers (quartiles by linear '
+    'trivial': (f'trivial: per backbone, results below Tukey\'s lower fence '
+                f'Q1 - {TUKEY_WHISKER} x IQR of that backbone\'s results over all optimizers '
+                '(quartiles by linear '
                 'interpolation); the paper marks "top-4 and trivial results, while others are '
                 'inliers" but gives no numeric threshold'),
     'drop_worst': ('bottom rows: per backbone, its single worst result is removed, then mean, '

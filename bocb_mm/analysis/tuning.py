@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from . import coupling as C
+from . import coupling
 from .core import Analysis
 from .io import BocbInputError, _numeric, check_csv_rows
 
@@ -73,7 +73,8 @@ def final_table(an: Analysis, diverged: Sequence[Dict] = ()) -> pd.DataFrame:
     runs = an.results.runs
     hp = {}
     if {'lr', 'weight_decay'} <= set(runs.columns):
-        hp = runs.groupby(['backbone', 'optimizer'])[['lr', 'weight_decay']].first().to_dict('index')
+        per_pair = runs.groupby(['backbone', 'optimizer'])[['lr', 'weight_decay']]
+        hp = per_pair.first().to_dict('index')
     lost = pd.Series([(d['backbone'], d['optimizer']) for d in diverged
                       if d.get('stage') == 'final'], dtype=object).value_counts().to_dict()
     cells = an.cells
@@ -108,11 +109,11 @@ def coupling_differences(an: Analysis) -> pd.DataFrame:
     reps = an.replicates
     rows: List[Dict] = []
     if an.groups:
-        boot = C.backbone_coupling(reps, an.groups)['coupling']
-        rows += [dict(kind='backbone', **r) for r in C.pairwise_differences(
+        boot = coupling.backbone_coupling(reps, an.groups)['coupling']
+        rows += [dict(kind='backbone', **r) for r in coupling.pairwise_differences(
             an.backbones['coupling'].to_numpy(float), boot, list(an.backbones.index), an.level)]
-    boot = C.optimizer_generality(reps)['coupling']
-    rows += [dict(kind='optimizer', **r) for r in C.pairwise_differences(
+    boot = coupling.optimizer_generality(reps)['coupling']
+    rows += [dict(kind='optimizer', **r) for r in coupling.pairwise_differences(
         an.optimizers['coupling'].to_numpy(float), boot, list(an.optimizers.index), an.level)]
     return pd.DataFrame(rows, columns=cols)
 

@@ -1,7 +1,7 @@
 """The tables the configs are generated from (``bocb_mm/data/``), read and validated.
 
 * lr / weight decay per backbone x optimizer on CIFAR-100: the paper's appendix tables,
-  ``paper/cifar100_hparams.csv`` (or ``../shared/paper/`` in a work tree without it);
+  ``paper/cifar100_hparams.csv``;
 * the backbones without a column there and the column they borrow: ``cifar100_hparams_from.csv``;
 * the per-backbone CIFAR-100 recipe of the official BOCB release: ``official_cifar100.csv`` (and
   the release's own lr / wd: ``official_cifar100_hparams.csv``; docs/fidelity.md);
@@ -19,8 +19,7 @@ from .files import REPO
 from .render import Num
 
 DATA = osp.join(REPO, 'bocb_mm', 'data')
-HPARAMS_CANDIDATES = (osp.join(DATA, 'paper', 'cifar100_hparams.csv'),
-                      osp.join(osp.dirname(REPO), 'shared', 'paper', 'cifar100_hparams.csv'))
+HPARAMS = osp.join(DATA, 'paper', 'cifar100_hparams.csv')
 HPARAMS_FROM = osp.join(DATA, 'cifar100_hparams_from.csv')
 RECIPES = osp.join(DATA, 'recipes.csv')
 OFFICIAL = osp.join(DATA, 'official_cifar100.csv')
@@ -48,14 +47,6 @@ INIT_CFGS: dict[str, list | None] = {
 EXTRA_COLUMNS = ('R-101', 'R-101 (DeiT)')
 
 
-def hparams_path() -> str:
-    """The appendix table's file."""
-    for path in HPARAMS_CANDIDATES:
-        if osp.isfile(path):
-            return path
-    raise FileNotFoundError(f'cifar100_hparams.csv not found at any of {HPARAMS_CANDIDATES}')
-
-
 def read_csv(path: str) -> list[dict[str, str]]:
     """Rows of a table, keys and values stripped."""
     with open(path, newline='', encoding='utf-8') as f:
@@ -70,7 +61,7 @@ def split(value: str) -> list[str]:
 def load_hparams(path: str | None = None) -> dict[tuple[str, str], tuple[str, str]]:
     """``{(backbone column, optimizer): (lr, weight_decay)}`` as the table spells the numbers."""
     table: dict[tuple[str, str], tuple[str, str]] = {}
-    for row in read_csv(path or hparams_path()):
+    for row in read_csv(path or HPARAMS):
         key = (row['backbone'], optim_zoo.resolve_name(row['optimizer']))
         if key in table:
             raise ValueError(f'cifar100_hparams.csv: duplicate row {key}')
@@ -92,7 +83,7 @@ def hparams_column(backbone: str, table: dict | None = None) -> tuple[str, str]:
         return backbone, ''
     borrowed = load_hparams_from()
     if backbone not in borrowed:
-        raise KeyError(f'{backbone} has no column in {hparams_path()} and no row in '
+        raise KeyError(f'{backbone} has no column in {HPARAMS} and no row in '
                        f'{HPARAMS_FROM}')
     column, reason = borrowed[backbone]
     if column not in columns:

@@ -2,10 +2,10 @@
 
 Importing this package registers the ``bocb_mm`` backbones (MogaNet, UniRepLKNet, TransNeXt,
 MetaFormer and the CIFAR-stem ConvNeXt/DenseNet) and exposes the backbone zoo. Without torch and
-mmengine (:func:`bocb_mm.stack_installed`) only the zoo (:mod:`.zoo`, pure Python) is imported.
+mmengine (:func:`bocb_mm.stack.stack_installed`) only the zoo (:mod:`.zoo`, pure Python) is
+imported.
 """
-from bocb_mm import stack_installed
-
+from ..stack import stack_installed
 from .zoo import BackboneInfo, classifier_cfg, get_backbone_info, list_backbones
 
 __all__ = ['BackboneInfo', 'classifier_cfg', 'get_backbone_info', 'list_backbones']

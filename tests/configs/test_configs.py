@@ -36,7 +36,7 @@ def _rel(path: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _paper_hparams() -> dict:
     """The appendix table read directly (not through the generator)."""
-    with open(tables.hparams_path(), newline='') as f:
+    with open(tables.HPARAMS, newline='') as f:
         return {(r['backbone'], optim_zoo.resolve_name(r['optimizer'])): (float(r['lr']),
                                                                          float(r['weight_decay']))
                 for r in csv.DictReader(f)}
