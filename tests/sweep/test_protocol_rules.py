@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bocb_mm.sweep.protocol import TuningProtocol, select_lr, survivors
+from bocb_mm.sweep.protocol import Stage, TuningProtocol, select_lr, survivors
 from bocb_mm.training import TrainOptions
 
 
@@ -47,7 +47,7 @@ def test_selection_rules() -> None:
 def test_stalled_points_are_no_signal() -> None:
     """With stall_top1, scores at or below it do not compete; with none above it, the side away
     from the trouble: the smallest lr that trained when a point diverged (the mini ConvNeXt's
-    LARS grid of 2026-11-30), else the largest (the mini ResNet's LION grid after 2 epochs)."""
+    LARS grid), else the largest (the mini ResNet's LION grid after 2 epochs)."""
     lars = {0.379: 9.76, 1.2: 10.10, 3.79: None, 12.0: None}
     assert select_lr(lars, 1.2) == 1.2  # without the rule, noise at chance decides
     assert select_lr(lars, 1.2, stall_top1=20.0) == 0.379
@@ -63,8 +63,8 @@ def test_stalled_points_are_no_signal() -> None:
     assert select_lr(crashed, 1.0, stall_top1=20.0) == 1.0
     assert select_lr(crashed, 1.0, stall_top1=20.0, diverged=[]) == 3.0
     protocol = TuningProtocol(lr_factors=(1.0, 2.0), epochs=4, stall_top1=20.0)
-    assert '20 %' in protocol.describe()['stall']
-    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['stall'] is None
+    assert protocol.describe()['stall_top1'] == 20.0
+    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['stall_top1'] is None
 
 
 def test_single_survivor_means_the_first_rung_chooses() -> None:
@@ -74,10 +74,11 @@ def test_single_survivor_means_the_first_rung_chooses() -> None:
     assert not protocol.continues and protocol.selection_stage == 'rung0'
     assert protocol.runs_per_pair() == 4 + 3
     assert protocol.epoch_cost() == pytest.approx(4 * 0.3 + 3)
-    assert 'after 3 epochs (the first rung' in protocol.describe()['selection']
+    assert protocol.selection_stage is Stage.RUNG0
+    assert protocol.describe()['selection'] == dict(stage='rung0', epochs=3)
     two = TuningProtocol(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=2)
     assert two.continues and two.selection_stage == 'rung1'
-    assert 'after 10 epochs;' in two.describe()['selection']
+    assert two.describe()['selection'] == dict(stage='rung1', epochs=10)
     flat = TuningProtocol(lr_factors=(1.0, 3.16), epochs=10)
     assert not flat.continues and flat.selection_stage == 'rung1'
 
@@ -93,8 +94,8 @@ def test_grid_grows_beyond_the_edge_its_best_sits_on() -> None:
     assert protocol.beyond_edge(lrs, None) == 0.12  # every point diverged: go lower
     assert protocol.beyond_edge(lrs, 1.2) is None  # an interior best stays
     assert protocol.beyond_edge([1.0, 3.16], 1.0) is None  # no interior, no edge rule
-    assert 'beyond an edge' in protocol.describe()['edge_extension']
-    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['edge_extension'] is None
+    assert protocol.describe()['extend_edges'] == 1
+    assert TuningProtocol(lr_factors=(1.0, 2.0), epochs=4).describe()['extend_edges'] == 0
     with pytest.raises(ValueError, match='extend_edges'):
         TuningProtocol(lr_factors=(1.0,), epochs=4, extend_edges=-1)
 
@@ -236,3 +237,31 @@ def test_survivors_and_rung1_follow_the_stall_rule(tmp_path) -> None:
     assert rung1 == [0.12, 0.379]
     assert [row['lr'] for row in result.tuning if row['chosen']] == [0.12]
     assert {row['lr'] for row in result.finals} == {0.12}
+
+
+def test_fixed_lr_runs_train_each_pair_once_per_seed_without_a_protocol(tmp_path) -> None:
+    """run_fixed: no grid, no tuning rows, no protocol in the result; one final per seed at the
+    pair's own lr."""
+    from bocb_mm.sweep.plan import Run
+    from bocb_mm.sweep.protocol import Pair, choices_without_signal, diverged_runs, run_fixed
+
+    trials = []
+
+    def make_run(trial) -> Run:
+        trials.append(trial)
+        work_dir = tmp_path / f'{trial.pair.optimizer}_{trial.stage}_s{trial.seed}'
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return Run(config='mini.py', seed=trial.seed, work_dir=str(work_dir), backbone='mini',
+                   optimizer=trial.pair.optimizer,
+                   options=TrainOptions(cfg_options={'lr': trial.lr}))
+
+    pairs = [Pair('mini', 'LARS', 1.2, 0.0), Pair('mini', 'SGD-M', 5.0, 0.0)]
+    result = run_fixed(pairs, (2, 1), make_run, _ScoreByLr(best_lr=1.0, wall=3.0))
+    assert result.protocol is None and result.tuning == []
+    assert {t.stage for t in trials} == {Stage.FINAL} and len(trials) == 4
+    assert [(r['optimizer'], r['seed'], r['lr'], r['status']) for r in result.finals] == [
+        ('LARS', 1, 1.2, 'finished'), ('LARS', 2, 1.2, 'finished'),
+        ('SGD-M', 1, 5.0, 'diverged'), ('SGD-M', 2, 5.0, 'diverged')]
+    assert len(result.records) == 4 and choices_without_signal(result) == []
+    assert [(d['stage'], d['seed']) for d in diverged_runs(result)] == [('final', 1),
+                                                                         ('final', 2)]

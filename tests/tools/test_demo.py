@@ -1,4 +1,4 @@
-"""The main job (tools/bocb_demo.py) end to end: real digits, real Runners, the tuning protocol,
+"""The demo (tools/bocb_demo.py) end to end: real digits, real Runners, the tuning protocol,
 the report; selection never reads the test labels."""
 from __future__ import annotations
 
@@ -223,7 +223,7 @@ def test_paper_protocol_keeps_the_papers_settings(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_full_demo(tmp_path: Path, record_property) -> None:
-    """The README's main job: 3 mini backbones x 20 optimizers, tuned.
+    """The README's demo: 3 mini backbones x 20 optimizers, tuned.
 
     Its wall time (the goal: <= 12 min on 2 idle cores) is reported, not asserted: a shared
     machine's load would make a time threshold fail for reasons outside the code.
@@ -242,7 +242,7 @@ def test_full_demo(tmp_path: Path, record_property) -> None:
         assert best >= needed, f'{backbone}: best tuned optimizer {best:.2f} % < {needed} %'
     assert summary['protocol']['timing']['overhead_median_s'] < 1.0
     record_property('wall_minutes', round(minutes, 2))
-    print(f'\n[test_full_demo] the main job took {minutes:.1f} min wall')
+    print(f'\n[test_full_demo] the demo took {minutes:.1f} min wall')
 
 
 def test_one_optimizer_is_refused_before_any_training(tmp_path: Path) -> None:

@@ -1,32 +1,24 @@
-"""The main job's output folder and data: a folder the demo did not write is refused without
+"""The demo's output folder and data: a folder the demo did not write is refused without
 --force, its data files are checked against the checksums written with them (a damaged or
 foreign file is written again), and its arguments are checked when parsed."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from bocb_mm.datasets import random_cifar
 from bocb_mm.datasets.digits import MANIFEST, write_digits_splits
+from bocb_mm.demo.cli import main, parse_args
+from bocb_mm.demo.output import MARKER, mark_output, out_problem
+from bocb_mm.demo.planning import RunWriter, build_protocol
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope='module')
-def demo() -> ModuleType:
-    """``tools/bocb_demo.py`` as a module."""
-    spec = importlib.util.spec_from_file_location('bocb_demo', REPO / 'tools' / 'bocb_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -44,40 +36,39 @@ def _user_folder(root: Path) -> Path:
     return root
 
 
-def test_folder_the_demo_did_not_write_is_refused(demo: ModuleType, tmp_path: Path,
-                                                   capsys) -> None:
+def test_folder_the_demo_did_not_write_is_refused(tmp_path: Path, capsys) -> None:
     out = _user_folder(tmp_path / 'mine')
     before = _snapshot(out)
     with pytest.raises(SystemExit) as exit_info:
-        demo.main(['--out', str(out), '--optimizers', 'SGD-M', 'AdamW'])
+        main(['--out', str(out), '--optimizers', 'SGD-M', 'AdamW'])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f'{out} holds files but is not an output folder of the demo' in err
-    assert '--force' in err and demo.MARKER in err
+    assert '--force' in err and MARKER in err
     assert _snapshot(out) == before
     # --force takes it; an empty or new folder, or one the demo marked, needs no --force
-    assert demo.parse_args(['--out', str(out), '--force']).force
+    assert parse_args(['--out', str(out), '--force']).force
     (tmp_path / 'empty').mkdir()
     for folder in (tmp_path / 'empty', tmp_path / 'new' / 'out'):
-        assert demo.out_problem(str(folder), force=False) is None
-    demo.mark_output(str(out))
-    assert demo.out_problem(str(out), force=False) is None
+        assert out_problem(str(folder), force=False) is None
+    mark_output(str(out))
+    assert out_problem(str(out), force=False) is None
 
 
-def test_out_that_is_a_file_is_refused(demo: ModuleType, tmp_path: Path, capsys) -> None:
+def test_out_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
     (tmp_path / 'out').write_text('x')
     for out in (tmp_path / 'out', tmp_path / 'out' / 'sub'):
         with pytest.raises(SystemExit):
-            demo.parse_args(['--out', str(out), '--force'])
+            parse_args(['--out', str(out), '--force'])
         assert 'is a file' in capsys.readouterr().err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='root writes to read-only folders')
-def test_read_only_out_is_refused(demo: ModuleType, tmp_path: Path, capsys) -> None:
+def test_read_only_out_is_refused(tmp_path: Path, capsys) -> None:
     tmp_path.chmod(0o555)
     try:
         with pytest.raises(SystemExit):
-            demo.parse_args(['--out', str(tmp_path / 'out')])
+            parse_args(['--out', str(tmp_path / 'out')])
     finally:
         tmp_path.chmod(0o755)
     assert 'not writable' in capsys.readouterr().err
@@ -91,18 +82,18 @@ def test_read_only_out_is_refused(demo: ModuleType, tmp_path: Path, capsys) -> N
     (['--extend-edges', '-1'], '--extend-edges'), (['--stall-top1', '101'], '--stall-top1'),
     (['--final-seeds', str(2**32)], '--final-seeds'),
 ])
-def test_bad_numbers_are_argument_errors(demo: ModuleType, tmp_path: Path, capsys,
+def test_bad_numbers_are_argument_errors(tmp_path: Path, capsys,
                                          args: list[str], option: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        demo.parse_args(['--out', str(tmp_path / 'out'), *args])
+        parse_args(['--out', str(tmp_path / 'out'), *args])
     assert exit_info.value.code == 2
     assert f'argument {option}' in capsys.readouterr().err
     assert not (tmp_path / 'out').exists()
 
 
-def test_no_halving_is_still_accepted(demo: ModuleType, tmp_path: Path) -> None:
-    args = demo.parse_args(['--out', str(tmp_path), '--halving-epochs', '0', '--epochs', '1'])
-    assert demo.build_protocol(args).halving_epochs is None
+def test_no_halving_is_still_accepted(tmp_path: Path) -> None:
+    args = parse_args(['--out', str(tmp_path), '--halving-epochs', '0', '--epochs', '1'])
+    assert build_protocol(args).halving_epochs is None
 
 
 def test_intact_data_is_kept(tmp_path: Path) -> None:
@@ -142,14 +133,14 @@ def test_data_the_demo_did_not_write_is_replaced(tmp_path: Path) -> None:
     assert write_digits_splits(str(tmp_path / 'fresh'))['digest'] == sizes['digest']
 
 
-def test_configs_name_the_data_they_train_on(demo: ModuleType, tmp_path: Path) -> None:
+def test_configs_name_the_data_they_train_on(tmp_path: Path) -> None:
     """Runs trained on other data have other configs (so a run record's fingerprint differs)."""
     from bocb_mm.sweep.protocol import Pair, Trial
     sizes = write_digits_splits(str(tmp_path / 'data'))
-    writer = demo.RunWriter(str(tmp_path), sizes, 2, None, set())
+    writer = RunWriter(str(tmp_path), sizes, 2, None, set())
     trial = Trial(Pair('mini-resnet', 'AdamW', 1e-3, 0.05), 1e-3, 'final', 1)
     assert f"'data_digest': '{sizes['digest']}'" in writer.config_text(trial)
-    other = demo.RunWriter(str(tmp_path), dict(sizes, digest='0' * 16), 2, None, set())
+    other = RunWriter(str(tmp_path), dict(sizes, digest='0' * 16), 2, None, set())
     assert other.config_text(trial) != writer.config_text(trial)
 
 

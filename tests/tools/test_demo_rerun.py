@@ -1,4 +1,4 @@
-"""The main job run again on its output folder: other arguments train anew (the old runs moved
+"""The demo run again on its output folder: other arguments train anew (the old runs moved
 aside, not reported under the new label); a second job on a busy folder stops naming the first."""
 from __future__ import annotations
 
