@@ -9,6 +9,7 @@ module                 command line
 =====================  ================================================
 ``train``              ``tools/train.py`` (``dist_train.sh``, ``slurm_train.sh``)
 ``test``               ``tools/test.py`` (``dist_test.sh``)
+``bocb_sweep``         ``tools/bocb_sweep.py``
 ``param_groups``       ``tools/analysis/param_groups.py``
 ``get_flops``          ``tools/analysis/get_flops.py``
 ``plot_curves``        ``tools/analysis/plot_curves.py``
@@ -17,6 +18,8 @@ module                 command line
 ``prepare_cifar``      ``tools/dataset_converters/prepare_cifar.py``
 ``prepare_coco``       ``tools/dataset_converters/prepare_coco.py``
 =====================  ================================================
+
+The demo's command line, ``tools/bocb_demo.py``, is :mod:`bocb_mm.demo.cli`.
 
 Importing this package imports nothing; each module imports what its command needs.
 """

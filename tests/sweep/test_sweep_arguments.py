@@ -2,7 +2,6 @@
 (exit 2, one line, before anything is planned); Ctrl-C ends with one line and exit 130."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -24,11 +23,9 @@ SWEEP = REPO / 'tools' / 'bocb_sweep.py'
 
 @pytest.fixture(scope='module')
 def sweep() -> ModuleType:
-    """``tools/bocb_sweep.py`` as a module."""
-    spec = importlib.util.spec_from_file_location('bocb_sweep', SWEEP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The sweep's command line (``tools/bocb_sweep.py``) as a module."""
+    from bocb_mm.cli import bocb_sweep
+    return bocb_sweep
 
 
 def _config(path: Path, data_root: Path, epochs: int = 1) -> str:
