@@ -5,9 +5,8 @@ import dataclasses
 import enum
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ..plan import Run
-
 if TYPE_CHECKING:
+    from ..plan import Run
     from .rules import TuningProtocol
 
 TUNING_FIELDS = ('backbone', 'optimizer', 'lr', 'lr_factor', 'typical_lr', 'weight_decay',
