@@ -46,8 +46,8 @@ def _legend_on_top(fig, ax, title: str) -> None:
     if ax.get_legend() is not None:
         ax.get_legend().remove()
     if handles:
-        fig.legend(handles, labels, title=title, loc='outside upper center', ncols=max(len(labels), 1),
-                   fontsize=8, title_fontsize=8, frameon=False)
+        fig.legend(handles, labels, title=title, loc='outside upper center',
+                   ncols=max(len(labels), 1), fontsize=8, title_fontsize=8, frameon=False)
 
 
 def pixel_size(name: str) -> tuple[int, int]:
@@ -137,7 +137,8 @@ def _cells_with_category(cells: pd.DataFrame, categories: dict[str, str]) -> pd.
     return cells
 
 
-def _violin(sns, cells: pd.DataFrame, backbones: Sequence[str], category_order: Sequence[str], ax) -> None:
+def _violin(sns, cells: pd.DataFrame, backbones: Sequence[str], category_order: Sequence[str],
+            ax) -> None:
     """Draw the violins and the per-optimizer points.
 
     Args:
@@ -154,8 +155,9 @@ def _violin(sns, cells: pd.DataFrame, backbones: Sequence[str], category_order: 
                   size=3.5, jitter=0.15, alpha=0.85)
 
 
-def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], categories: dict[str, str],
-                               category_order: Sequence[str], out: Path) -> Path:
+def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str],
+                               categories: dict[str, str], category_order: Sequence[str],
+                               out: Path) -> Path:
     """Violin plot: each backbone's top-1 distribution over optimizers (points by category).
 
     Args:
@@ -183,8 +185,9 @@ def plot_performance_stability(cells: pd.DataFrame, backbones: Sequence[str], ca
     return _save(fig, name, out)
 
 
-def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], categories: dict[str, str],
-                              category_order: Sequence[str], out: Path) -> Path:
+def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str],
+                              categories: dict[str, str], category_order: Sequence[str],
+                              out: Path) -> Path:
     """Box plots per optimizer over backbones: gap to the backbone's best (top) and rank (bottom).
 
     Args:
@@ -206,8 +209,8 @@ def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], ca
                            (ax2, 'rank', 'rank on backbone (1 = best)')):
         with _quiet_plotting():
             sns.boxplot(data=cells, x='optimizer', y=col, order=list(optimizers), hue='category',
-                        hue_order=list(category_order), palette=pal, ax=ax, dodge=False, fliersize=2.5,
-                        linewidth=0.8, legend=ax is ax1)
+                        hue_order=list(category_order), palette=pal, ax=ax, dodge=False,
+                        fliersize=2.5, linewidth=0.8, legend=ax is ax1)
         ax.set_ylabel(label)
         ax.grid(axis='y', alpha=0.3)
     ax1.set_yscale('symlog', linthresh=5)
@@ -221,8 +224,9 @@ def plot_optimizer_generality(cells: pd.DataFrame, optimizers: Sequence[str], ca
     return _save(fig, name, out)
 
 
-def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], categories: dict[str, str],
-                           category_order: Sequence[str], out: Path) -> Path:
+def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str],
+                           categories: dict[str, str], category_order: Sequence[str],
+                           out: Path) -> Path:
     """Box plot per optimizer of the backbones' distance from its mode (lr, wd) setting.
 
     Args:
@@ -245,12 +249,12 @@ def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], catego
     pal = category_palette(cats)
     fig, ax = _figure(name)
     with _quiet_plotting():
-        sns.boxplot(data=dist, x='optimizer', y='distance', order=order, hue='category', hue_order=cats,
-                    palette=pal, ax=ax, dodge=False, fliersize=0, linewidth=0.8)
+        sns.boxplot(data=dist, x='optimizer', y='distance', order=order, hue='category',
+                    hue_order=cats, palette=pal, ax=ax, dodge=False, fliersize=0, linewidth=0.8)
         sns.stripplot(data=dist, x='optimizer', y='distance', order=order, color='k', size=2.5,
                       jitter=0.2, alpha=0.6, ax=ax)
-    ax.set_title('Hyper-parameter robustness: distance of each backbone\'s optimal (lr, wd) from the '
-                 'optimizer\'s mode setting')
+    ax.set_title('Hyper-parameter robustness: distance of each backbone\'s optimal (lr, wd) '
+                 'from the optimizer\'s mode setting')
     ax.set_ylabel('|log10 lr/lr_mode| + |log10 wd/wd_mode|  (decades)')
     ax.set_xlabel('optimizer')
     ax.tick_params(axis='x', rotation=45)
@@ -259,8 +263,8 @@ def plot_hparam_robustness(dist: pd.DataFrame, optimizers: Sequence[str], catego
     return _save(fig, name, out)
 
 
-def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, category_order: Sequence[str],
-                         out: Path) -> Path:
+def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame,
+                         category_order: Sequence[str], out: Path) -> Path:
     """Bar charts of the backbone coupling scores and the optimizer coupling scores (CIs if any).
 
     Args:
@@ -277,7 +281,8 @@ def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, cate
     fig, (ax1, ax2) = _figure(name, nrows=2)
     for ax, tab, colors, title in (
             (ax1, backbones, ['#4c72b0'] * len(backbones),
-             'Backbone coupling score: range over optimizer categories of the category-median top-1 (points)'),
+             'Backbone coupling score: range over optimizer categories of the category-median '
+             'top-1 (points)'),
             (ax2, optimizers, [pal.get(c, (0.5, 0.5, 0.5)) for c in optimizers['category']],
              'Optimizer coupling score: std over backbones of the gap to best (points)')):
         y = tab['coupling'].to_numpy(float)
@@ -291,18 +296,20 @@ def plot_coupling_scores(backbones: pd.DataFrame, optimizers: pd.DataFrame, cate
         ax.set_title(title)
         ax.grid(axis='y', alpha=0.3)
     from matplotlib.patches import Patch
-    fig.legend(handles=[Patch(color=pal[c], label=c) for c in category_order], title='optimizer category',
-               fontsize=8, title_fontsize=8, ncols=max(len(category_order), 1), loc='outside lower center',
-               frameon=False)
+    fig.legend(handles=[Patch(color=pal[c], label=c) for c in category_order],
+               title='optimizer category', fontsize=8, title_fontsize=8,
+               ncols=max(len(category_order), 1), loc='outside lower center', frameon=False)
     return _save(fig, name, out)
 
 
-def plot_weight_entropy_ridge(layers: list[str], densities: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+def plot_weight_entropy_ridge(layers: list[str],
+                              densities: dict[str, list[tuple[np.ndarray, np.ndarray]]],
                               entropy: pd.DataFrame, out: Path) -> Path:
     """Ridge (joy) plot of standardised weight distributions by layer, with per-layer entropy.
 
     Args:
-        layers: Layer names, top to bottom (from :func:`~bocb_mm.analysis.entropy.layer_histograms`).
+        layers: Layer names, top to bottom (from
+            :func:`~bocb_mm.analysis.entropy.layer_histograms`).
         densities: Checkpoint -> one ``(x, density)`` per layer.
         entropy: Output of :func:`~bocb_mm.analysis.entropy.layer_entropy`.
         out: Folder.
@@ -321,7 +328,8 @@ def plot_weight_entropy_ridge(layers: list[str], densities: dict[str, list[tuple
             if len(x) == 0:
                 continue
             base = n - 1 - li
-            peak = max((r[li][1].max() for r in densities.values() if len(r[li][1])), default=1.0) or 1.0
+            peak = max((r[li][1].max() for r in densities.values() if len(r[li][1])),
+                       default=1.0) or 1.0
             yy = base + 0.9 * d / peak
             ax.fill_between(x, base, yy, color=color, alpha=0.25, lw=0)
             ax.plot(x, yy, color=color, lw=1, label=ck if li == 0 else None)

@@ -1,4 +1,5 @@
-"""Hyper-parameter robustness: how far each backbone's optimal lr / wd lie from the optimizer's mode.
+"""Hyper-parameter robustness: how far each backbone's optimal lr / wd lie from the optimizer's
+mode.
 
 For optimizer ``o`` and backbone ``b`` with optimal learning rate ``lr`` and weight decay ``wd``::
 
@@ -21,9 +22,10 @@ from .io import BocbInputError, _numeric, check_csv_rows
 
 WD_FLOOR = 1e-6
 
-RULE = ('hyper-parameter distance: d = |log10(lr/lr_mode)| + |log10(max(wd,1e-6)/max(wd,1e-6)_mode)|, '
-        'modes per optimizer over backbones (ties: the tied value closest in summed log-distance to '
-        'all values, then the smaller); weight decay <= 1e-6 (incl. 0) counts as no decay')
+RULE = ('hyper-parameter distance: d = |log10(lr/lr_mode)| + '
+        '|log10(max(wd,1e-6)/max(wd,1e-6)_mode)|, modes per optimizer over backbones (ties: the '
+        'tied value closest in summed log-distance to all values, then the smaller); weight decay '
+        '<= 1e-6 (incl. 0) counts as no decay')
 
 
 def load_hparams(path: str | Path) -> pd.DataFrame:
@@ -78,17 +80,17 @@ def optimal_hparams(frame: pd.DataFrame) -> pd.DataFrame:
     if frame['weight_decay'].isna().any() or (frame['weight_decay'] < 0).any():
         raise BocbInputError('weight decays must be non-negative numbers')
     if 'top1' in frame.columns and frame.duplicated(['backbone', 'optimizer']).any():
-        g = frame.groupby(['backbone', 'optimizer', 'lr', 'weight_decay'], sort=False)['top1'].mean()
-        best = g.reset_index().sort_values('top1', ascending=False)
+        per_setting = frame.groupby(['backbone', 'optimizer', 'lr', 'weight_decay'], sort=False)
+        best = per_setting['top1'].mean().reset_index().sort_values('top1', ascending=False)
         frame = best.drop_duplicates(['backbone', 'optimizer'])
     elif frame.duplicated(['backbone', 'optimizer']).any():
-        raise BocbInputError('several hyper-parameter rows for one backbone x optimizer and no top1 '
-                             'column to pick the optimum')
+        raise BocbInputError('several hyper-parameter rows for one backbone x optimizer and no '
+                             'top1 column to pick the optimum')
     return frame[['backbone', 'optimizer', 'lr', 'weight_decay']].reset_index(drop=True)
 
 
 def log_mode(values: np.ndarray) -> float:
-    """Most common value; ties go to the one with the smallest summed |log10| distance, then the smaller.
+    """Most common value; ties: the smallest summed |log10| distance, then the smaller value.
 
     Args:
         values: Positive values.
@@ -117,7 +119,8 @@ def hparam_distance(hp: pd.DataFrame, wd_floor: float = WD_FLOOR) -> pd.DataFram
     """
     out = hp.copy()
     out['wd_eff'] = np.maximum(out['weight_decay'].to_numpy(float), wd_floor)
-    modes = out.groupby('optimizer', sort=False).agg(lr_mode=('lr', log_mode), wd_mode=('wd_eff', log_mode))
+    modes = out.groupby('optimizer', sort=False).agg(lr_mode=('lr', log_mode),
+                                                     wd_mode=('wd_eff', log_mode))
     out = out.join(modes, on='optimizer')
     out['d_lr'] = np.abs(np.log10(out['lr'] / out['lr_mode']))
     out['d_wd'] = np.abs(np.log10(out['wd_eff'] / out['wd_mode']))

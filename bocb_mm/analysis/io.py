@@ -71,7 +71,8 @@ class ResultSet:
         Returns:
             Frame indexed by optimizer, one column per backbone.
         """
-        m = self.runs.groupby(['optimizer', 'backbone'], sort=False)[column].mean().unstack('backbone')
+        cells = self.runs.groupby(['optimizer', 'backbone'], sort=False)[column]
+        m = cells.mean().unstack('backbone')
         return m.reindex(index=self.optimizers, columns=self.backbones).astype(float)
 
     def seed_counts(self) -> pd.DataFrame:
@@ -80,7 +81,8 @@ class ResultSet:
         Returns:
             Integer frame indexed by optimizer, one column per backbone.
         """
-        n = self.runs.groupby(['optimizer', 'backbone'], sort=False)['top1'].size().unstack('backbone')
+        cells = self.runs.groupby(['optimizer', 'backbone'], sort=False)['top1']
+        n = cells.size().unstack('backbone')
         return n.reindex(index=self.optimizers, columns=self.backbones).fillna(0).astype(int)
 
     @property
@@ -238,7 +240,8 @@ def detect_format(columns: Sequence[str]) -> str:
         return 'long'
     if cols and cols[0] == 'optimizer':
         if len(cols) < 2:
-            raise BocbInputError("wide-format table has an 'optimizer' column but no backbone columns")
+            raise BocbInputError("wide-format table has an 'optimizer' column but no backbone "
+                                 'columns')
         return 'wide'
     raise BocbInputError(
         'cannot tell the format: a long-format CSV needs the columns '
@@ -321,7 +324,8 @@ def order_like(names: Sequence[str], reference: Sequence[str]) -> list[str]:
     return known + [n for n in names if n.lower() not in pos]
 
 
-def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: str | None = None) -> ResultSet:
+def _load_long(frame: pd.DataFrame, status_drop: frozenset,
+               dataset: str | None = None) -> ResultSet:
     """Validate and normalise a long-format frame.
 
     Args:
@@ -368,20 +372,22 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset, dataset: str | None 
         if col in frame.columns:
             frame[col] = _numeric(frame[col], col, labels)
     if 'metric' in frame.columns:
-        frac = frame['metric'].astype(str).str.strip().str.startswith(FRACTION_METRIC_PREFIXES).to_numpy()
+        metric = frame['metric'].astype(str).str.strip()
+        frac = metric.str.startswith(FRACTION_METRIC_PREFIXES).to_numpy()
         if frac.any():
             for col in ('top1', 'last_top1'):
                 if col in frame.columns:
                     frame.loc[frac, col] = frame.loc[frac, col] * 100.0
             metrics = sorted(set(frame.loc[frac, 'metric'].astype(str)))
-            notes.append(f'{int(frac.sum())} run(s) with metric {", ".join(metrics)} (fractions in [0, 1]) '
-                         'multiplied by 100')
+            notes.append(f'{int(frac.sum())} run(s) with metric {", ".join(metrics)} (fractions '
+                         'in [0, 1]) multiplied by 100')
     labels = [lab for lab, k in zip(labels, keep) if k]
     frame = frame.loc[keep].reset_index(drop=True)
     if frame.empty:
         raise BocbInputError('no usable runs: every row was left out ' + str(dropped))
     _check_range(frame['top1'], 'top1', labels)
-    key = ['backbone', 'optimizer', 'seed'] + [c for c in ('lr', 'weight_decay') if c in frame.columns]
+    key = ['backbone', 'optimizer', 'seed'] + [c for c in ('lr', 'weight_decay')
+                                               if c in frame.columns]
     dup = frame.duplicated(key, keep=False).to_numpy()
     if dup.any():
         where = ', '.join(labels[i] for i in np.flatnonzero(dup)[:6])
@@ -411,7 +417,8 @@ def _load_wide(frame: pd.DataFrame, header: list[str]) -> ResultSet:
     opt_col = frame.columns[0]
     frame[opt_col] = frame[opt_col].astype(str).str.strip()
     if (frame[opt_col] == '').any():
-        raise BocbInputError(f'empty optimizer name at line {int(np.argmax(frame[opt_col] == "")) + 2}')
+        line = int(np.argmax(frame[opt_col] == '')) + 2
+        raise BocbInputError(f'empty optimizer name at line {line}')
     dupo = sorted(set(frame[opt_col][frame[opt_col].duplicated()]))
     if dupo:
         raise BocbInputError(f'duplicate optimizer rows in the wide table: {", ".join(dupo)}')
@@ -480,7 +487,8 @@ def load_results(path: str | Path, status_drop: frozenset | None = None,
     header = _read_header(path)
     fmt = detect_format(header)
     if fmt == 'long':
-        res = _load_long(frame, status_drop if status_drop is not None else DROPPED_STATUSES, dataset)
+        drop = status_drop if status_drop is not None else DROPPED_STATUSES
+        res = _load_long(frame, drop, dataset)
     else:
         res = _load_wide(frame, header)
     res.source = str(path)

@@ -61,10 +61,12 @@ def parse_printed_stats(text: str) -> pd.DataFrame:
     mean_idx = next((i for i, ln in enumerate(lines) if ln.startswith('Mean ')), None)
     if mean_idx is None:
         raise ValueError("no line starting with 'Mean ' in the page text")
-    header_idx = next((i for i in range(mean_idx, -1, -1) if lines[i].startswith('Backbone ')), None)
+    header_idx = next((i for i in range(mean_idx, -1, -1) if lines[i].startswith('Backbone ')),
+                      None)
     if header_idx is None:
         raise ValueError("no 'Backbone ...' header line before the 'Mean' line")
-    std_line = next((ln for ln in lines[mean_idx + 1:mean_idx + 3] if ln.startswith('Std/Range ')), None)
+    std_line = next((ln for ln in lines[mean_idx + 1:mean_idx + 3]
+                     if ln.startswith('Std/Range ')), None)
     if std_line is None:
         raise ValueError("no 'Std/Range' line after the 'Mean' line")
     backbones = lines[header_idx].split()[1:]

@@ -11,7 +11,8 @@ import pandas as pd
 
 from .core import Analysis
 
-BOTTOM_LABELS = {'mean': 'Mean (drop worst)', 'std': 'Std (drop worst)', 'range': 'Range (drop worst)'}
+BOTTOM_LABELS = {'mean': 'Mean (drop worst)', 'std': 'Std (drop worst)',
+                 'range': 'Range (drop worst)'}
 TRIVIAL_MARK = '\u2020'  # dagger
 
 LEGEND = ('**bold** = top-4 of the backbone; value' + TRIVIAL_MARK + ' = trivial result; bottom '
@@ -60,7 +61,8 @@ def _flags(an: Analysis) -> dict[str, pd.DataFrame]:
     out = {}
     for k in ('top4', 'trivial'):
         f = an.cells.pivot(index='optimizer', columns='backbone', values=k)
-        out[k] = f.reindex(index=an.matrix.index, columns=an.matrix.columns).fillna(False).astype(bool)
+        f = f.reindex(index=an.matrix.index, columns=an.matrix.columns)
+        out[k] = f.fillna(False).astype(bool)
     return out
 
 
@@ -114,7 +116,8 @@ def table_cells(an: Analysis, style: str) -> list[list[str]]:
     return rows
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+                   align: str | None = None) -> str:
     """A GitHub-flavoured Markdown table.
 
     Args:
@@ -126,7 +129,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: 
         The table text.
     """
     align = align or ('ll' + 'r' * (len(header) - 2))
-    esc = [[str(c).replace('|', '\\|') for c in r] for r in [list(header)] + [list(r) for r in rows]]
+    esc = [[str(c).replace('|', '\\|') for c in r]
+           for r in [list(header)] + [list(r) for r in rows]]
     sep = ['---:' if a == 'r' else ':---' for a in align]
     lines = ['| ' + ' | '.join(esc[0]) + ' |', '| ' + ' | '.join(sep) + ' |']
     lines += ['| ' + ' | '.join(r) + ' |' for r in esc[1:]]
@@ -162,7 +166,8 @@ def bocb_markdown(an: Analysis) -> str:
             f'- {an.rules["drop_worst"]}\n')
 
 
-def bocb_latex(an: Analysis, caption: str = 'Top-1 accuracy (\\%) of backbones x optimizers.') -> str:
+def bocb_latex(an: Analysis,
+               caption: str = 'Top-1 accuracy (\\%) of backbones x optimizers.') -> str:
     """The BOCB table as a LaTeX ``table`` (needs ``booktabs`` and ``xcolor``).
 
     Args:
@@ -179,7 +184,8 @@ def bocb_latex(an: Analysis, caption: str = 'Top-1 accuracy (\\%) of backbones x
            f'% {an.rules["top_k"]}', f'% {an.rules["trivial"]}', f'% {an.rules["drop_worst"]}',
            '\\begin{table}[t]', '\\centering', '\\resizebox{\\textwidth}{!}{%',
            '\\begin{tabular}{ll' + 'r' * len(cols) + '}', '\\toprule',
-           ' & '.join(['Optimizer', 'Cat.'] + [latex_escape(c) for c in cols]) + ' \\\\', '\\midrule']
+           ' & '.join(['Optimizer', 'Cat.'] + [latex_escape(c) for c in cols]) + ' \\\\',
+           '\\midrule']
     prev_cat = None
     for i, r in enumerate(rows):
         if i < n_body and prev_cat is not None and r[1] != prev_cat:
@@ -265,12 +271,14 @@ def write_tables(an: Analysis, out: Path) -> dict[str, Path]:
     bottom = an.bottom.copy()
     bottom.index = [f'{k}_drop_worst' for k in bottom.index]
     bottom.insert(0, 'category', '')
-    pd.concat([wide, bottom]).rename_axis('optimizer').to_csv(paths['bocb_matrix.csv'], float_format='%.4f')
+    matrix = pd.concat([wide, bottom]).rename_axis('optimizer')
+    matrix.to_csv(paths['bocb_matrix.csv'], float_format='%.4f')
     an.backbones.to_csv(paths['backbone_scores.csv'], float_format='%.4f')
     an.optimizers.to_csv(paths['optimizer_scores.csv'], float_format='%.4f')
     if an.printed is not None:
         paths['paper_bottom_rows_vs_recomputed.csv'] = out / 'paper_bottom_rows_vs_recomputed.csv'
         an.printed.to_csv(paths['paper_bottom_rows_vs_recomputed.csv'], float_format='%.4f')
         paths['paper_bottom_rows_conventions.csv'] = out / 'paper_bottom_rows_conventions.csv'
-        an.conventions.to_csv(paths['paper_bottom_rows_conventions.csv'], index=False, float_format='%.4f')
+        an.conventions.to_csv(paths['paper_bottom_rows_conventions.csv'], index=False,
+                              float_format='%.4f')
     return paths

@@ -76,15 +76,16 @@ def paper_analysis():
 
 @pytest.fixture(scope='module')
 def ckpt_files(tmp_path_factory):
-    """Two checkpoints: an mmengine-style one (state_dict + meta + message hub) and a bare state dict."""
+    """Two checkpoints: an mmengine-style one (state_dict + meta + message hub) and a bare state
+    dict."""
     import torch
     from torch import nn
     d = tmp_path_factory.mktemp('ckpt')
     torch.manual_seed(0)
 
     def net():
-        return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 16, 3), nn.Flatten(),
-                             nn.Linear(16, 10))
+        return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 16, 3),
+                             nn.Flatten(), nn.Linear(16, 10))
 
     a, b = net(), net()
     with torch.no_grad():
@@ -117,7 +118,8 @@ def write_long(path: Path, n_seeds: int = 3, extra_rows=()):
     rng = np.random.default_rng(0)
     rows = []
     for b, base in (('R-50', 76.0), ('Swin-T', 80.0), ('CF-12', 84.0)):
-        for o, off in (('SGD-M', 1.0), ('AdamW', 2.0), ('LAMB', 2.5), ('LARS', -3.0), ('AdaGrad', -10.0)):
+        for o, off in (('SGD-M', 1.0), ('AdamW', 2.0), ('LAMB', 2.5), ('LARS', -3.0),
+                       ('AdaGrad', -10.0)):
             for s in range(n_seeds):
                 rows.append({'backbone': b, 'optimizer': o, 'seed': s,
                              'top1': f'{base + off + rng.normal(0, 0.5):.2f}', 'status': 'done'})
@@ -145,10 +147,11 @@ def test_paper_top4_sets(paper_analysis):
 def test_paper_range_drop_worst(paper_analysis):
     table = read_wide(CIFAR)
     for b, col in table.items():
-        assert paper_analysis.backbones.at[b, 'range_drop_worst'] == pytest.approx(plain_range_drop_worst(col), abs=1e-9)
+        row = paper_analysis.backbones.loc[b]
+        assert row['range_drop_worst'] == pytest.approx(plain_range_drop_worst(col), abs=1e-9)
         vals = sorted(col.values())[1:]
-        assert paper_analysis.backbones.at[b, 'mean_drop_worst'] == pytest.approx(statistics.fmean(vals))
-        assert paper_analysis.backbones.at[b, 'std_drop_worst'] == pytest.approx(statistics.pstdev(vals))
+        assert row['mean_drop_worst'] == pytest.approx(statistics.fmean(vals))
+        assert row['std_drop_worst'] == pytest.approx(statistics.pstdev(vals))
         worst = min(col, key=col.get)
         assert paper_analysis.backbones.at[b, 'worst_optimizer'] == worst
 
@@ -156,7 +159,8 @@ def test_paper_range_drop_worst(paper_analysis):
 def test_paper_trivial_rule(paper_analysis):
     table = read_wide(CIFAR)
     for b, col in table.items():
-        q1, _, q3 = statistics.quantiles(col.values(), n=4, method='inclusive')  # linear interpolation
+        # linear interpolation
+        q1, _, q3 = statistics.quantiles(col.values(), n=4, method='inclusive')
         fence = q1 - 1.5 * (q3 - q1)
         assert set(paper_analysis.trivial(b)) == {o for o, v in col.items() if v < fence}, b
     assert 'AdaGrad' in paper_analysis.trivial('AlexNet')
@@ -165,10 +169,12 @@ def test_paper_trivial_rule(paper_analysis):
 
 def test_printed_rows_parsed_and_compared(paper_analysis):
     from bocb_mm.analysis import paper
-    parsed = paper.parse_printed_stats((PAPER / 'bocb_project_page.txt').read_text(encoding='utf-8'))
+    page = (PAPER / 'bocb_project_page.txt').read_text(encoding='utf-8')
+    parsed = paper.parse_printed_stats(page)
     shipped = paper.load_printed_stats()
     assert list(parsed['backbone']) == list(shipped.index) == list(read_wide(CIFAR))
-    assert np.allclose(parsed[['mean', 'std', 'range']].to_numpy(), shipped[['mean', 'std', 'range']].to_numpy())
+    stats = ['mean', 'std', 'range']
+    assert np.allclose(parsed[stats].to_numpy(), shipped[stats].to_numpy())
     assert shipped.at['AlexNet', 'mean'] == 63.67 and shipped.at['CNX-T', 'std'] == 8.0
     assert shipped.at['URLK-T', 'range'] == 26
     cmp_ = paper_analysis.printed
@@ -190,7 +196,8 @@ def test_coupling_scores_paper(paper_analysis):
     top = paper_analysis.backbones['coupling'].idxmax()
     assert top == 'CNX-T'
     gaps = [max(c.values()) - c['LAMB'] for c in table.values()]
-    assert paper_analysis.optimizers.at['LAMB', 'coupling'] == pytest.approx(statistics.pstdev(gaps))
+    lamb = paper_analysis.optimizers.loc['LAMB']
+    assert lamb['coupling'] == pytest.approx(statistics.pstdev(gaps))
     assert paper_analysis.optimizers.at['LAMB', 'mean_gap'] == pytest.approx(statistics.fmean(gaps))
 
 
@@ -220,7 +227,8 @@ def test_summary_content(paper_report):
         assert s['drop_worst']['range'] == pytest.approx(plain_range_drop_worst(col), abs=1e-6)
         assert s['coupling']['score'] is not None
     assert set(summary['optimizers']) == set(next(iter(table.values())))
-    for key in ('top_k', 'trivial', 'drop_worst', 'backbone_coupling', 'optimizer_coupling', 'hparam_distance'):
+    for key in ('top_k', 'trivial', 'drop_worst', 'backbone_coupling', 'optimizer_coupling',
+                'hparam_distance'):
         assert summary['rules'][key]
     assert summary['paper_printed_bottom_rows']['max_abs_diff']['mean'] > 1.0
     assert summary['confidence_intervals'] is None
@@ -259,11 +267,13 @@ def test_long_format_seeds_give_cis(tmp_path):
         assert s['drop_worst_ci']['mean'][0] <= s['drop_worst']['mean'] + 1e-6
     for o, s in summary['optimizers'].items():
         lo, hi = s['coupling']['ci']
-        assert lo <= hi and s['generality_ci']['mean_rank'][0] <= s['generality']['mean_rank'] + 1e-9
+        assert lo <= hi
+        assert s['generality_ci']['mean_rank'][0] <= s['generality']['mean_rank'] + 1e-9
     # per-cell t interval, computed independently
     with open(tmp_path / 'out' / 'bocb_table.csv', newline='') as fh:
         cells = {(r['optimizer'], r['backbone']): r for r in csv.DictReader(fh)}
-    vals = [float(r['top1']) for r in rows if r['backbone'] == 'Swin-T' and r['optimizer'] == 'AdamW']
+    vals = [float(r['top1']) for r in rows
+            if r['backbone'] == 'Swin-T' and r['optimizer'] == 'AdamW']
     m, s = statistics.fmean(vals), statistics.stdev(vals)
     half = sps.t.ppf(0.975, len(vals) - 1) * s / math.sqrt(len(vals))
     c = cells[('AdamW', 'Swin-T')]
@@ -273,7 +283,8 @@ def test_long_format_seeds_give_cis(tmp_path):
     assert 0.0 <= float(c['top4_freq']) <= 1.0
     for name in ('performance_stability', 'optimizer_generality', 'coupling_scores'):
         assert png_size(tmp_path / 'out' / 'figures' / f'{name}.png') == EXPECTED_PX[name]
-    assert not (tmp_path / 'out' / 'figures' / 'hparam_robustness.png').exists()  # no lr/wd, long input
+    # no lr / wd in a long input: no hyper-parameter figure
+    assert not (tmp_path / 'out' / 'figures' / 'hparam_robustness.png').exists()
 
 
 def test_single_seed_long_format_has_no_ci(tmp_path):
@@ -355,7 +366,8 @@ def test_hparam_distance_handles_zero_wd():
     hp = pd.DataFrame({'backbone': ['A', 'B', 'C', 'D'], 'optimizer': ['X'] * 4,
                        'lr': [1e-3, 1e-3, 1e-2, 1e-3], 'weight_decay': [0.0, 1e-8, 0.05, 0.0]})
     d = hparam_distance(hp).set_index('backbone')
-    assert d.at['A', 'lr_mode'] == 1e-3 and d.at['A', 'wd_mode'] == 1e-6  # 0 and 1e-8 both "no decay"
+    # 0 and 1e-8 both mean "no decay"
+    assert d.at['A', 'lr_mode'] == 1e-3 and d.at['A', 'wd_mode'] == 1e-6
     assert d.at['A', 'distance'] == 0 and d.at['B', 'distance'] == 0
     assert d.at['C', 'distance'] == pytest.approx(1 + math.log10(0.05 / 1e-6))
     assert log_mode([1e-3, 1e-1, 1e-2]) == 1e-2  # tie: the medoid in log space
@@ -374,8 +386,8 @@ def test_entropy_functions(ckpt_files):
     assert histogram_entropy(np.arange(256 * 4), bins=256) == pytest.approx(8.0)
     sd = load_state_dict(ckpt_files[0])  # mmengine-style: weights under 'state_dict'
     assert '0.weight' in sd and 'meta' not in sd
-    ent = layer_entropy([ckpt_files[0], {'state_dict': {'w': torch.ones(3, 3), 'b': torch.ones(3)}}],
-                        labels=['a', 'b'])
+    bare = {'state_dict': {'w': torch.ones(3, 3), 'b': torch.ones(3)}}
+    ent = layer_entropy([ckpt_files[0], bare], labels=['a', 'b'])
     assert list(ent[ent['checkpoint'] == 'a']['layer']) == ['0.weight', '2.weight', '4.weight']
     assert list(ent[ent['checkpoint'] == 'b']['entropy']) == [0.0]
 
@@ -394,7 +406,8 @@ def test_cli_on_paper_table(tmp_path):
               'bocb_table.csv', 'bocb_matrix.csv', 'backbone_scores.csv', 'optimizer_scores.csv',
               'paper_bottom_rows_vs_recomputed.csv', 'hparam_distance.csv'):
         assert (out / f).is_file() and (out / f).stat().st_size > 0, f
-    for name in ('performance_stability', 'optimizer_generality', 'coupling_scores', 'hparam_robustness'):
+    for name in ('performance_stability', 'optimizer_generality', 'coupling_scores',
+                 'hparam_robustness'):
         assert png_size(out / 'figures' / f'{name}.png') == EXPECTED_PX[name]
     summary = json.loads((out / 'summary.json').read_text())
     assert set(summary['backbones']['R-50']['top4']) == plain_top4(read_wide(CIFAR)['R-50'])
@@ -403,8 +416,8 @@ def test_cli_on_paper_table(tmp_path):
 def test_cli_bad_input_exit_code(tmp_path):
     p = tmp_path / 'bad.csv'
     p.write_text('backbone,optimizer,top1\nR-50,AdamW,77\n')
-    proc = subprocess.run([sys.executable, str(TOOL), str(p), '--out', str(tmp_path / 'o')], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(TOOL), str(p), '--out', str(tmp_path / 'o')],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert 'missing: seed' in proc.stderr
 
