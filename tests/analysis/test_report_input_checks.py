@@ -1,4 +1,4 @@
-"""Issue 17, item 7: ``bocb_report.py`` on too little data, or a wide table with a hole."""
+"""``bocb_report.py`` on too little data, or a wide table with a hole."""
 from __future__ import annotations
 
 import subprocess
