@@ -151,11 +151,23 @@ def locked_record(run: Run, err: LockedError, executor: str) -> dict:
                       log=osp.join(run.work_dir, LOG_NAME), log_tail=f'not trained: {err}')
 
 
-class _Job:
-    """One ``tools/train.py`` process, holding its run's lock (raises :class:`LockedError`)."""
+class TrainJob:
+    """One ``tools/train.py`` process, holding its run's lock (raises :class:`LockedError`).
+
+    Args:
+        run: The run.
+        env: The process's environment (see :func:`run_env`).
+        python: Interpreter for ``tools/train.py``.
+        gpu: The GPU it runs on, for the record.
+        lock_wait: Seconds to wait for the run's lock.
+        command: The command line (default: :func:`train_command`).
+        executor: Who runs it, for the record.
+    """
 
     def __init__(self, run: Run, env: dict, python: str, gpu: str | None = None,
-                 lock_wait: float = RUN_LOCK_WAIT) -> None:
+                 lock_wait: float = RUN_LOCK_WAIT, command: list[str] | None = None,
+                 executor: str = 'subprocess') -> None:
+        self.executor = executor
         self.lock = lock_run(run, lock_wait)
         try:
             self.fingerprint = prepare_work_dir(run)
@@ -166,7 +178,7 @@ class _Job:
             self.start = time.time()
             self.log = open(self.log_path, 'a')
             self.proc = subprocess.Popen(
-                train_command(run, python), stdout=self.log, stderr=subprocess.STDOUT,
+                command or train_command(run, python), stdout=self.log, stderr=subprocess.STDOUT,
                 env=child_env(env), cwd=REPO_ROOT, pass_fds=(self.lock.fd,))
         except BaseException:
             self.lock.release()
@@ -180,7 +192,7 @@ class _Job:
         record = run_record(self.run, self.fingerprint, returncode=self.proc.returncode,
                             status='finished' if ok else classify_failure(tail),
                             resumed=self.resumed, wall_time=round(time.time() - self.start, 2),
-                            log=self.log_path, executor='subprocess')
+                            log=self.log_path, executor=self.executor)
         if self.gpu is not None:
             record['gpu'] = self.gpu
         if not ok:
@@ -193,6 +205,10 @@ class _Job:
         """End the training (interrupted); its checkpoints and ``started`` record stay."""
         self.proc.terminate()
         self.proc.wait()
+        self.release()
+
+    def release(self) -> None:
+        """Let the run go unfinished (its checkpoints and ``started`` record stay)."""
         self.log.close()
         self.lock.release()
 
@@ -216,11 +232,11 @@ class SubprocessExecutor:
         self.env = run_env(_threads(threads_per_job, jobs))
         self.python = python
         self._pool = ThreadPoolExecutor(max(1, jobs))
-        self._running: set[_Job] = set()
+        self._running: set[TrainJob] = set()
 
     def _run(self, run: Run) -> dict:
         try:
-            job = _Job(run, self.env, self.python)
+            job = TrainJob(run, self.env, self.python)
         except LockedError as err:
             return locked_record(run, err, self.mode)
         self._running.add(job)
@@ -280,7 +296,7 @@ def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
     todo = deque(r for r in runs if not is_finished(r))
     skipped = len(runs) - len(todo)
     records: list[dict] = []
-    running: list[_Job] = []
+    running: list[TrainJob] = []
     bar = tqdm(total=len(runs), initial=skipped, unit='run', desc='sweep', dynamic_ncols=True)
 
     def done(run: Run, record: dict) -> None:
@@ -297,7 +313,7 @@ def run_local(runs: Sequence[Run], jobs: int = 1, python: str = sys.executable,
                 gpu = slots.popleft()
                 run = todo.popleft()
                 try:
-                    running.append(_Job(run, run_env(threads, gpu), python, gpu, lock_wait))
+                    running.append(TrainJob(run, run_env(threads, gpu), python, gpu, lock_wait))
                 except LockedError as err:
                     slots.append(gpu)
                     done(run, locked_record(run, err, SubprocessExecutor.mode))

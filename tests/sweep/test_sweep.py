@@ -16,7 +16,7 @@ import pytest
 from bocb_mm.datasets import random_cifar
 from bocb_mm.sweep import find_configs, plan_grid
 from bocb_mm.sweep.collect import RUN_RECORD
-from bocb_mm.sweep.slurm import write_slurm_array
+from bocb_mm.sweep.slurm import read_index_map, write_slurm_array
 
 from sweep_helpers import CONFIG
 
@@ -123,18 +123,17 @@ def test_slurm_array_script_and_map(tmp_path: Path) -> None:
     text = Path(script).read_text()
     assert '#SBATCH --array=0-11%4' in text
     assert '#SBATCH --partition=gpu' in text and '#SBATCH --time=12:00:00' in text
-    assert 'tools/slurm_train.sh gpu bocb-test' in text
+    assert '#SBATCH --gres=gpu:1' in text and '#SBATCH --requeue' in text
+    assert '#SBATCH --signal=B:USR1@300' in text
+    assert 'from bocb_mm.sweep.slurm import main' in text
     subprocess.run(['bash', '-n', script], check=True)
     lines = Path(index_map).read_text().splitlines()
     assert lines[0].split('\t')[:4] == ['index', 'config', 'work_dir', 'seed']
     assert len(lines) == 13
-    rows = [line.split('\t') for line in lines[1:]]
-    assert [int(r[0]) for r in rows] == list(range(12))
-    assert {(r[1], r[3]) for r in rows} == {(c, s) for c in configs for s in ('0', '1')}
-    # the task's line is found by the same awk the script runs
-    line = subprocess.run(['awk', '-F\t', '-v', 'i=5', 'NR > 1 && $1 == i', index_map],
-                          capture_output=True, text=True, check=True).stdout
-    assert line.split('\t')[0] == '5'
+    assert read_index_map(index_map) == todo  # what each task reads back
+    cpu = Path(write_slurm_array(runs, str(tmp_path / 'cpu'), partition='debug',
+                                 gpus_per_run=0)[0]).read_text()
+    assert '--gres' not in cpu and '#SBATCH --ntasks=1' in cpu
     # the CLI prints the submit command
     result = _sweep('slurm', *configs, '--work-root', str(tmp_path / 'w2'), '--partition', 'gpu')
     assert result.returncode == 0, result.stderr
