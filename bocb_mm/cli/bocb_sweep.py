@@ -6,7 +6,11 @@
     # 4 runs on each visible GPU (CUDA_VISIBLE_DEVICES, else all of torch.cuda.device_count())
     python tools/bocb_sweep.py run 'configs/cifar100/**/*.py' --runs-per-gpu 4 \\
         -- --gpu-data --amp bf16
-    python tools/bocb_sweep.py slurm 'configs/cifar100/**/*.py' --partition gpu
+    python tools/bocb_sweep.py slurm 'configs/cifar100/**/*.py' --partition gpu --submit
+    # CPU nodes (no --gres), 4 array tasks at a time; block until the array ends, then collect
+    python tools/bocb_sweep.py slurm CONFIGS --partition cpu --gpus-per-run 0 \\
+        --max-parallel 4 --wait
+    python tools/bocb_sweep.py status CONFIGS     # done / running / queued / pending / failed
     python tools/bocb_sweep.py collect 'configs/cifar100/**/*.py' --out results.csv
     # extra tools/train.py arguments go after `--`:
     python tools/bocb_sweep.py run CONFIGS -- --cfg-options train_cfg.max_epochs=1
@@ -24,11 +28,13 @@ import argparse
 import os
 import os.path as osp
 import sys
+from pathlib import Path
 
 from bocb_mm.cli.argtypes import int_at_least, seed, unwritable_folder
 from bocb_mm.sweep import collect, find_configs, plan_grid, run_local, write_slurm_array
 from bocb_mm.sweep.local import GPUSlotError
 from bocb_mm.sweep.lock import ROOT_LOCK, FileLock, LockedError
+from bocb_mm.sweep.slurm import JOB_FILE, queued_tasks, slurm_status, submit, wait_for
 from bocb_mm.training import TrainOptions
 
 
@@ -69,14 +75,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p_run.add_argument('--threads', type=int_at_least(1, 'threads'),
                        help='threads per run (default cores // runs)')
     p_run.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
-    p_slurm = sub.add_parser('slurm', help='write (and print) a Slurm job array')
+    p_slurm = sub.add_parser('slurm', help='write a Slurm job array of the runs left to do; '
+                                           'submit it with --submit')
     common(p_slurm)
     p_slurm.add_argument('--partition', required=True)
     p_slurm.add_argument('--job-name', default='bocb')
-    p_slurm.add_argument('--gpus-per-run', type=int_at_least(1, 'GPUs'), default=1)
-    p_slurm.add_argument('--cpus-per-gpu', type=int_at_least(1, 'CPUs'), default=5)
-    p_slurm.add_argument('--max-parallel', type=int_at_least(1, 'tasks'))
+    p_slurm.add_argument('--gpus-per-run', type=int_at_least(0, 'GPUs'), default=1,
+                         help='GPUs (Slurm tasks) per run; 0: a CPU job without --gres')
+    p_slurm.add_argument('--cpus-per-gpu', type=int_at_least(1, 'CPUs'), default=5,
+                         help='cores per Slurm task (per run with --gpus-per-run 0)')
+    p_slurm.add_argument('--max-parallel', type=int_at_least(1, 'tasks'),
+                         help='array tasks running at a time')
     p_slurm.add_argument('--time', help='Slurm time limit per task, e.g. 24:00:00')
+    p_slurm.add_argument('--signal-seconds', type=int_at_least(1, 'seconds'), default=300,
+                         help='USR1 this long before a task ends: it checkpoints and requeues')
+    p_slurm.add_argument('--submit', action='store_true', help='submit the array (sbatch)')
+    p_slurm.add_argument('--wait', action='store_true',
+                         help='submit, block until the array ends, then collect the results')
+    p_slurm.add_argument('--out', help='results CSV of --wait (default WORK_ROOT/results.csv)')
+    p_status = sub.add_parser('status', help="each run's state (Slurm queue and records)")
+    common(p_status)
     p_collect = sub.add_parser('collect', help='gather every run\'s metrics into one CSV')
     common(p_collect)
     p_collect.add_argument('--out', help='results CSV (default WORK_ROOT/results.csv)')
@@ -99,7 +117,7 @@ def check_paths(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         args.config_files = find_configs(args.configs)
     except (OSError, ValueError) as err:
         parser.error(str(err))
-    if args.command == 'plan':
+    if args.command in ('plan', 'status'):
         return
     outputs = [('--work-root', args.work_root)]
     if getattr(args, 'out', None):
@@ -139,21 +157,58 @@ def command(args: argparse.Namespace) -> int:
         print(f'{len(runs)} runs')
         return 0
     if args.command == 'slurm':
-        script, index_map, todo = write_slurm_array(
-            runs, args.work_root, args.partition, args.job_name, gpus_per_run=args.gpus_per_run,
-            cpus_per_gpu=args.cpus_per_gpu, max_parallel=args.max_parallel,
-            time_limit=args.time)
-        if not todo:
-            print('every run has finished; nothing to submit')
-            return 0
-        print(f'array index map ({len(todo)} runs): {index_map}')
-        print(f'submit with:\n  sbatch {script}')
+        return slurm_array(args, runs, out_csv)
+    if args.command == 'status':
+        for row in slurm_status(runs, args.work_root):
+            print(f"{row['state']:9s} {row['run']}  {row['log']}")
         return 0
     if args.command == 'run':
         return run_grid(args, runs, out_csv)
     rows = collect(runs, out_csv, args.metric, args.score)
     print(f'{len(rows)} runs collected into {out_csv}')
     return 0
+
+
+def slurm_array(args: argparse.Namespace, runs: list, out_csv: str) -> int:
+    """``slurm``: write the array of the runs left to do; submit it, wait and collect."""
+    job_file = osp.join(args.work_root, JOB_FILE)
+    if (args.submit or args.wait) and osp.isfile(job_file):
+        job = Path(job_file).read_text().strip()
+        try:
+            queued = queued_tasks(job)
+        except RuntimeError as err:
+            print(f'bocb_sweep slurm: error: {err}', file=sys.stderr)
+            return 2
+        if queued:
+            print(f'bocb_sweep slurm: array {job} of this work root still has {len(queued)} '
+                  'task(s) in the queue; wait for it (squeue -j) or cancel it (scancel '
+                  f'{job})', file=sys.stderr)
+            return 2
+    script, index_map, todo = write_slurm_array(
+        runs, args.work_root, args.partition, args.job_name, gpus_per_run=args.gpus_per_run,
+        cpus_per_gpu=args.cpus_per_gpu, max_parallel=args.max_parallel, time_limit=args.time,
+        signal_seconds=args.signal_seconds)
+    if not todo:
+        print('every run has finished; nothing to submit')
+        return 0
+    print(f'array index map ({len(todo)} runs): {index_map}')
+    if not (args.submit or args.wait):
+        print(f'submit with:\n  sbatch {script}')
+        return 0
+    try:
+        job = submit(script)
+        print(f'submitted array job {job} ({len(todo)} tasks); logs: '
+              f'{osp.join(args.work_root, "slurm_logs")}', flush=True)
+        if not args.wait:
+            return 0
+        wait_for(job)
+    except RuntimeError as err:
+        print(f'bocb_sweep slurm: error: {err}', file=sys.stderr)
+        return 2
+    rows = collect(runs, out_csv, args.metric, args.score)
+    done = sum(r['status'] == 'finished' for r in rows)
+    print(f'{done}/{len(rows)} runs finished; results: {out_csv}')
+    return 0 if done == len(rows) else 1
 
 
 def run_grid(args: argparse.Namespace, runs: list, out_csv: str) -> int:

@@ -4,7 +4,9 @@ again, and a task warned with USR1 checkpoints, requeues itself and ends with th
 uninterrupted run."""
 from __future__ import annotations
 
+import csv
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import torch
 from bocb_mm.datasets import random_cifar
 from bocb_mm.sweep import Run, SubprocessExecutor, plan_grid
 from bocb_mm.sweep.record import read_record
-from bocb_mm.sweep.slurm import slurm_status, submit, wait_for, write_slurm_array
+from bocb_mm.sweep.slurm import submit, wait_for, write_slurm_array
 
 from sweep_helpers import CONFIG
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures('slurm_cluster')]
 
 
@@ -39,18 +42,27 @@ def test_a_cpu_array_trains_its_runs_and_a_finished_grid_is_not_submitted(
     configs = [_config(tmp_path / f'lr{i}.py', tmp_path / 'data', 1, lr) for i, lr
                in enumerate((0.05, 0.1))]
     root = str(tmp_path / 'w')
+    sweep = [sys.executable, str(REPO / 'tools' / 'bocb_sweep.py')]
+    slurm = [*configs, '--work-root', root, '--partition', _partition(), '--gpus-per-run', '0',
+             '--cpus-per-gpu', '1']
+    done = subprocess.run([*sweep, 'slurm', *slurm, '--wait'], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'submitted array job' in done.stdout and '2/2 runs finished' in done.stdout
     runs = plan_grid(configs, root)
-    script, _, todo = write_slurm_array(runs, root, _partition(), 'bocb-test', gpus_per_run=0,
-                                        cpus_per_gpu=1)
-    assert len(todo) == 2
-    wait_for(submit(script), poll=0.5, timeout=300)
     for run in runs:
         record = read_record(run.work_dir)
         assert record and record['status'] == 'finished', (
             Path(run.work_dir, 'sweep_train.log').read_text()[-2000:])
         assert record['executor'] == 'slurm'
-    assert [row['state'] for row in slurm_status(runs, root)] == ['done', 'done']
-    assert write_slurm_array(runs, root, _partition(), gpus_per_run=0)[2] == []
+    with open(Path(root) / 'results.csv') as f:
+        assert [row['status'] for row in csv.DictReader(f)] == ['finished', 'finished']
+    status = subprocess.run([*sweep, 'status', *configs, '--work-root', root],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert [line.split()[0] for line in status.stdout.splitlines()] == ['done', 'done']
+    again = subprocess.run([*sweep, 'slurm', *slurm, '--submit'], capture_output=True,
+                           text=True, cwd=REPO, timeout=300)
+    assert again.returncode == 0 and 'nothing to submit' in again.stdout
 
 
 def test_a_warned_task_requeues_and_ends_as_the_uninterrupted_run(tmp_path: Path) -> None:
