@@ -22,8 +22,14 @@ from .output import mark_output
 from .planning import QUICK_OPTIMIZERS, RunWriter, build_protocol, make_pairs
 
 
-def make_executor(kind: str, jobs: int):
-    """In-process workers (``inprocess``) or ``tools/train.py`` subprocesses (``subprocess``)."""
+def make_executor(kind: str, jobs: int, out: str = '', partition: str | None = None):
+    """In-process workers (``inprocess``), ``tools/train.py`` subprocesses (``subprocess``) or
+    Slurm arrays on ``partition`` (``slurm``: one CPU task per run, ``jobs`` of them running at
+    a time, each array's files under ``<out>/slurm/array_<k>``)."""
+    if kind == 'slurm':
+        from bocb_mm.sweep.slurm_executor import SlurmExecutor
+        return SlurmExecutor(osp.join(out, 'slurm'), partition, max_parallel=jobs,
+                             job_name='bocb-demo')
     if kind == 'subprocess':
         from bocb_mm.sweep.local import SubprocessExecutor
         return SubprocessExecutor(jobs)
@@ -35,7 +41,7 @@ class Progress:
     """The progress bar of the job: one step per training, with stage and divergence counts."""
 
     def __init__(self, total: int) -> None:
-        self.bar = tqdm(total=total, unit='run', desc='main job', dynamic_ncols=True)
+        self.bar = tqdm(total=total, unit='run', desc='demo', dynamic_ncols=True)
         self.counts: dict[str, int] = {}
         self.diverged = 0
 
@@ -81,7 +87,8 @@ def run_job(args: argparse.Namespace, pairs: list[Pair], writer: RunWriter,
     per_pair = protocol.runs_per_pair() if args.protocol == 'tuned' else len(protocol.final_seeds)
     progress = Progress(len(pairs) * per_pair)
     try:
-        with make_executor(args.executor, args.jobs) as executor:
+        with make_executor(args.executor, args.jobs, osp.abspath(args.out),
+                           args.partition) as executor:
             if args.protocol == 'tuned':
                 return run_protocol(pairs, protocol, writer, executor, progress)
             return run_fixed(pairs, protocol.final_seeds, writer, executor, progress)

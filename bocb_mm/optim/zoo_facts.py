@@ -2,8 +2,9 @@
 
 Data only. :mod:`bocb_mm.optim.zoo` attaches each entry to its
 :class:`~bocb_mm.optim.zoo.OptimizerInfo` (``update_rule``, ``hparams``, ``pitfalls``,
-``wrapper``); read them there (``get_info('Adan').hparams['betas']``), never here. The optimizer cards in ``docs/optimizers/``
-are generated from ``OptimizerInfo`` (``tools/gen_optimizer_cards.py``).
+``wrapper``); read them there (``get_info('Adan').hparams['betas']``), never here. The
+optimizer cards in ``docs/optimizers/`` are generated from ``OptimizerInfo``
+(``tools/gen_optimizer_cards.py``).
 
 * ``update_rule``: LaTeX (one step, ``\\\\`` separates lines), with ``\\eta`` the lr, ``\\lambda``
   the weight decay, ``g`` the gradient and ``\\theta`` the parameter.

@@ -90,7 +90,7 @@ def test_config(path):
     bocb = cfg.bocb
     assert set(bocb) == {'backbone', 'optimizer', 'recipe', 'dataset', 'input_size',
                          'hparams_from', 'official', 'param_groups', 'deviations'}
-    # the parameter-group statement is what the constructor options say (issue 16, item 4)
+    # the parameter-group statement is what the constructor options say
     assert cfg.optim_wrapper.constructor == fragments.CONSTRUCTOR
     assert bocb['param_groups'] == fragments.param_groups_statement(cfg.optim_wrapper.paramwise_cfg)
     info = optim_zoo.get_info(bocb['optimizer'])

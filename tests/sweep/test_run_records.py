@@ -241,7 +241,7 @@ def test_train_py_ends_when_the_sweep_that_started_it_is_gone(tmp_path: Path) ->
 
 def test_a_worker_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
     """What an in-process executor's worker does first (``init_worker``): it must not train on
-    after a ``kill -9`` of the sweep or the main job."""
+    after a ``kill -9`` of the sweep or the demo."""
     armed = tmp_path / 'armed'
     worker = ('import os, sys, time\nfrom bocb_mm.utils.lifetime import die_with_parent\n'
               'die_with_parent(int(sys.argv[1]))\n'

@@ -127,7 +127,7 @@ def test_protocol_on_reduced_grid(reduced: tuple[Path, subprocess.CompletedProce
     out, result = reduced
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'BOCB summary' in result.stdout and 'report.html' in result.stdout
-    assert 'main job' in result.stderr  # the progress bar
+    assert 'demo:' in result.stderr  # the progress bar
     tuning = _rows(out / 'tuning.csv')
     assert len([r for r in tuning if r['stage'] == 'rung0']) == 2 * 3 * 2
     assert len([r for r in tuning if r['stage'] == 'rung1']) <= 2 * 3
