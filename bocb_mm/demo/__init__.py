@@ -12,7 +12,8 @@
    the paper's lr and weight decay for the backbone the mini backbone stands for;
 3. runs train in long-lived worker processes, one per job slot, each building many mmengine
    Runners (:mod:`bocb_mm.sweep.inprocess`); ``--executor subprocess`` runs ``tools/train.py``
-   per run instead;
+   per run instead, ``--executor slurm`` each step of the protocol as one Slurm job array
+   (:mod:`bocb_mm.sweep.slurm_executor`);
 4. the report (BOCB table, final table with bootstrap CIs, coupling differences beyond their
    CIs, lr-sensitivity figures, summary.json) is written to ``OUT/report``.
 

@@ -47,8 +47,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f'stalled, no signal (default {DEFAULTS["stall_top1"]})')
     parser.add_argument('--tune-seed', type=seed, default=0)
     parser.add_argument('--jobs', type=int_at_least(1, 'jobs'), default=2,
-                        help='trainings at a time (workers)')
-    parser.add_argument('--executor', choices=['inprocess', 'subprocess'], default='inprocess')
+                        help='trainings at a time (workers; with --executor slurm: array tasks '
+                             'running at a time)')
+    parser.add_argument('--executor', choices=['inprocess', 'subprocess', 'slurm'],
+                        default='inprocess',
+                        help='inprocess: long-lived workers (default); subprocess: '
+                             'tools/train.py per run; slurm: each step of the protocol as one '
+                             'Slurm job array (CPU tasks), waited for')
+    parser.add_argument('--partition',
+                        help='Slurm partition of --executor slurm (default: the cluster\'s '
+                             'default partition)')
     parser.add_argument('--out', default='work_dirs/bocb_demo',
                         help=f'output folder: a new or empty one, or an earlier output of the '
                              f'demo (it holds the {MARKER} file), whose finished runs are reused')
@@ -56,6 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='use --out even if it holds files the demo did not write (its '
                              'results.csv, tuning.csv, report/ and data/ are replaced)')
     args = parser.parse_args(argv)
+    if args.partition is not None and args.executor != 'slurm':
+        parser.error('--partition: only with --executor slurm')
+    if args.executor == 'slurm' and args.partition is None:
+        from bocb_mm.sweep.slurm_executor import default_partition
+        try:
+            args.partition = default_partition()
+        except RuntimeError as err:
+            parser.error(f'--executor slurm: {err}')
     problem = out_problem(args.out, args.force)
     if problem:
         parser.error(f'--out: {problem}')

@@ -2,9 +2,12 @@
 
 The driver is independent of what a run is: the caller gives a function that writes a trial's
 config and returns its :class:`~bocb_mm.sweep.plan.Run` (:data:`MakeRun`) and an executor
-(in-process workers or subprocesses). A pair's next stage is queued as soon as its previous stage
-ends, so the workers never wait for the slowest pair. Trials whose run has ended before are not
-trained again, so an interrupted call resumes where it stopped.
+(in-process workers, subprocesses, Slurm arrays). A pair's next stage is queued as soon as its
+previous stage ends, so the workers never wait for the slowest pair. An executor that trains
+runs in batches (a Slurm array per batch) is told before the driver waits that the trials
+queued so far are all there is (its ``flush``): each batch holds every trial the previous one
+unlocked (every pair's first rung, then the survivors, then the finals). Trials whose run has
+ended before are not trained again, so an interrupted call resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -23,7 +26,12 @@ Progress = Callable[[Outcome], None]
 
 
 class Executor(Protocol):
-    """What the driver needs of an executor (in-process workers, subprocesses)."""
+    """What the driver needs of an executor (in-process workers, subprocesses, Slurm arrays).
+
+    An executor may also have a ``flush()`` method, which the driver calls before it waits for
+    results: it trains the runs submitted since the last call as one batch
+    (:class:`~bocb_mm.sweep.slurm_executor.SlurmExecutor`).
+    """
 
     def submit(self, run: Run) -> Future:
         """Queue a run; the future's result is its record."""
@@ -158,8 +166,11 @@ def drive(trials: Sequence[Trial], make_run: MakeRun, executor: Executor,
                 future.set_result(read_record(run.work_dir))
             pending[future] = (trial, run, trained)
         queue = []
+        flush = getattr(executor, 'flush', None)
+        if flush is not None:
+            flush()
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for future in done:
+        for future in [f for f in pending if f in done]:  # in the order of submission
             trial, run, trained = pending.pop(future)
             record = future.result()
             if trained:
