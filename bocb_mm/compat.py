@@ -14,10 +14,12 @@ applied once, when ``bocb_mm`` is imported (``apply_all``).
    ``OverflowError`` for a negative shift under numpy 2 (numpy 1 wrapped it modulo 256). Any hue
    jitter (mmpretrain ``ColorJitter``) reaches it; we route it through an equivalent that wraps
    explicitly.
-3. Distributed training without CUDA (``tools/dist_train.sh`` with the gloo backend on CPU):
-   mmengine 0.10.7's ``_init_dist_pytorch`` always calls ``torch.cuda.set_device`` ("Found no
-   NVIDIA driver"), and ``Runner.wrap_model`` always passes ``device_ids=[LOCAL_RANK]`` to DDP,
-   which DDP rejects for CPU modules. On a machine without CUDA we skip the former and pass
+3. Distributed training without CUDA (``tools/dist_train.sh`` and ``tools/slurm_train.sh`` on
+   CPU): mmengine 0.10.7's ``_init_dist_pytorch`` and ``_init_dist_slurm`` always call
+   ``torch.cuda.set_device`` ("Found no NVIDIA driver"), and ``Runner.wrap_model`` always passes
+   ``device_ids=[LOCAL_RANK]`` to DDP, which DDP rejects for CPU modules. On a machine without
+   an accelerator we skip the former (the slurm launcher's variables come from
+   :func:`slurm_rendezvous`), join with gloo where the config asks for NCCL, and pass
    ``device_ids=None``; with CUDA nothing changes.
 4. mmpretrain 1.2's ``RandomCrop`` documents ``padding_mode`` but pads ``padding`` with
    ``pad_val`` whatever it says, so the CIFAR recipes' reflect-padded crop (torchvision's and the
@@ -26,6 +28,8 @@ applied once, when ``bocb_mm`` is imported (``apply_all``).
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
 from typing import Any, Callable
 
 import numpy as np
@@ -125,19 +129,62 @@ def _patch_adjust_hue() -> None:
 # --------------------------------------------------------------------------------------------
 # 3. distributed training on CPU (gloo)
 # --------------------------------------------------------------------------------------------
+def _has_accelerator() -> bool:
+    """Whether mmengine's launchers find a device to bind each process to."""
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return (is_cuda_available() or is_mlu_available() or is_npu_available()
+            or is_musa_available())
+
+
+def _cpu_backend(backend: str) -> str:
+    """The process group backend on CPU: NCCL (the configs' default) needs GPUs, gloo not."""
+    return 'gloo' if backend == 'nccl' else backend
+
+
+def slurm_rendezvous(port: int | None = None) -> None:
+    """Set torch.distributed's rendezvous variables from the ``SLURM_*`` ones of an srun task.
+
+    As mmengine's slurm launcher does: ``MASTER_ADDR`` is the first host of the step's node
+    list (unless set), ``MASTER_PORT`` is ``port``, else the one set, else 29500; ``RANK``,
+    ``WORLD_SIZE`` and ``LOCAL_RANK`` are ``SLURM_PROCID``, ``SLURM_NTASKS`` and
+    ``SLURM_LOCALID``.
+    """
+    nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ['SLURM_NODELIST']
+    if 'MASTER_ADDR' not in os.environ:
+        hosts = subprocess.run(['scontrol', 'show', 'hostnames', nodes], check=True,
+                               capture_output=True, text=True).stdout.split()
+        os.environ['MASTER_ADDR'] = hosts[0]
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+
+
 def _patch_cpu_distributed() -> None:
     import mmengine.dist.utils as dist_utils
     from mmengine.runner import Runner
     if getattr(dist_utils._init_dist_pytorch, '_bocb_cpu_guard', False):
         return
     init_dist_pytorch: Callable = dist_utils._init_dist_pytorch
+    init_dist_slurm: Callable = dist_utils._init_dist_slurm
     wrap_model: Callable = Runner.wrap_model
 
     @functools.wraps(init_dist_pytorch)
     def _init_dist_pytorch(backend: str, init_backend: str = 'torch', **kwargs: Any) -> None:
-        if torch.cuda.is_available() or init_backend != 'torch':
+        if _has_accelerator() or init_backend != 'torch':
             return init_dist_pytorch(backend, init_backend=init_backend, **kwargs)
-        torch.distributed.init_process_group(backend=backend, **kwargs)
+        torch.distributed.init_process_group(backend=_cpu_backend(backend), **kwargs)
+
+    @functools.wraps(init_dist_slurm)
+    def _init_dist_slurm(backend: str, port: int | None = None, init_backend: str = 'torch',
+                         **kwargs: Any) -> None:
+        if _has_accelerator() or init_backend != 'torch':
+            return init_dist_slurm(backend, port=port, init_backend=init_backend, **kwargs)
+        slurm_rendezvous(port)
+        torch.distributed.init_process_group(backend=_cpu_backend(backend), **kwargs)
 
     @functools.wraps(wrap_model)
     def _wrap_model(self: Runner, model_wrapper_cfg: dict | None, model: torch.nn.Module):
@@ -150,6 +197,7 @@ def _patch_cpu_distributed() -> None:
 
     _init_dist_pytorch._bocb_cpu_guard = True  # type: ignore[attr-defined]
     dist_utils._init_dist_pytorch = _init_dist_pytorch
+    dist_utils._init_dist_slurm = _init_dist_slurm
     Runner.wrap_model = _wrap_model
 
 

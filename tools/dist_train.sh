@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun: bash tools/dist_train.sh CONFIG NUM_PROCS [train.py args]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. On CPU add
-#   --cfg-options env_cfg.dist_cfg.backend=gloo
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. On a machine without a GPU the processes
+# join with gloo (bocb_mm/compat.py).
 set -euo pipefail
 CONFIG=$1
 NPROCS=$2
