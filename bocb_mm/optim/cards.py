@@ -3,7 +3,9 @@
 A card (``docs/optimizers/<slug>.md``) has a generated part (paper, official code, category,
 update rule, every hyper-parameter with its default and convention, the study's per-backbone lr /
 weight decay, pitfalls, the config line) and, after :data:`MARKER`, a short hand-written part that
-the generator keeps. ``docs/optimizers/README.md`` (the index) is generated whole.
+the generator keeps. ``docs/optimizers/README.md`` (the index) is generated whole. The optimizers
+of the post-paper extension suite get cards of the same form (library and version instead of the
+study's values) and a table of their own in the index.
 
 ``python tools/gen_optimizer_cards.py`` writes them, ``--check`` lists the cards that disagree with
 the zoo (tests/optim/test_optimizer_cards.py runs the same check).
@@ -68,8 +70,10 @@ def _paper(info: zoo.OptimizerInfo) -> str:
 
 
 def _facts_table(info: zoo.OptimizerInfo) -> list[str]:
-    impl = 'torch' if info.is_torch else 'bocb_mm'
-    return ['| | |', '|---|---|',
+    impl = 'torch' if info.is_torch else (info.requirement or 'bocb_mm')
+    suite = ([f'| suite | post-paper extension (not in the paper\'s tables); library '
+              f'`{info.requirement}` |'] if info.suite != 'paper' else [])
+    return ['| | |', '|---|---|', *suite,
             f'| category | {info.category} |',
             f'| config type | `{info.type}` ({impl}: `{info.module}.{info.class_name}`) |',
             f'| optim wrapper | `{info.wrapper}` |',
@@ -80,14 +84,15 @@ def _facts_table(info: zoo.OptimizerInfo) -> list[str]:
 
 
 def _hparam_rows(info: zoo.OptimizerInfo) -> list[str]:
-    rows = ['| argument | default | the study\'s configs | convention |', '|---|---|---|---|']
+    configs = 'the study\'s configs' if info.suite == 'paper' else 'the zoo\'s config'
+    rows = [f'| argument | default | {configs} | convention |', '|---|---|---|---|']
     for arg, default in signature_defaults(info).items():
         if arg in IMPLEMENTATION_FLAGS:
             continue
         shown = 'required' if default is inspect.Parameter.empty else f'`{fmt_value(default)}`'
         if arg in info.defaults:
             study = f'`{fmt_value(info.defaults[arg])}`'
-        elif arg in ('lr', 'weight_decay'):
+        elif arg in ('lr', 'weight_decay') and zoo.study_hparams(info.name):
             study = 'per backbone (below)'
         else:
             study = 'default'
@@ -102,6 +107,9 @@ def _hparam_rows(info: zoo.OptimizerInfo) -> list[str]:
 
 def _study_rows(info: zoo.OptimizerInfo) -> list[str]:
     table = zoo.study_hparams(info.name)
+    if info.suite != 'paper':
+        return ['None: the study predates this optimizer. The config line below uses the '
+                f'library\'s defaults (`{info.requirement}`).']
     if not table:
         return ['The hyper-parameter table has no column for this optimizer.']
     rows = ['| backbone | lr | weight decay |', '|---|---|---|']
@@ -115,9 +123,13 @@ def _study_rows(info: zoo.OptimizerInfo) -> list[str]:
 
 
 def config_line(info: zoo.OptimizerInfo) -> str:
-    """The ``optim_wrapper`` line of a config with the study's :data:`CONFIG_BACKBONE` values."""
-    lr, wd = zoo.study_hparams(info.name)[CONFIG_BACKBONE]
-    opt = zoo.optimizer_cfg(info.name, lr=lr, weight_decay=wd)
+    """The ``optim_wrapper`` line of a config with the study's :data:`CONFIG_BACKBONE` values
+    (the library's defaults for an optimizer of the extension suite)."""
+    if info.suite == 'paper':
+        lr, wd = zoo.study_hparams(info.name)[CONFIG_BACKBONE]
+        opt = zoo.optimizer_cfg(info.name, lr=lr, weight_decay=wd)
+    else:
+        opt = zoo.optimizer_cfg(info.name)
     args = ', '.join(f'{k}={fmt_value(v)}' for k, v in opt.items())
     return f"optim_wrapper = dict(type='{info.wrapper}', optimizer=dict({args}))"
 
@@ -134,11 +146,17 @@ def render_generated(info: zoo.OptimizerInfo) -> str:
              '## Config line', '', '```python',
              "custom_imports = dict(imports=['bocb_mm'], allow_failed_imports=False)",
              config_line(info), '```', '',
-             f'({CONFIG_BACKBONE}\'s CIFAR-100 values; `bocb_mm.optim.optimizer_cfg('
+             f'({_values_source(info)}; `bocb_mm.optim.optimizer_cfg('
              f'{info.name!r}, lr=..., weight_decay=...)` gives the same optimizer dict. Build '
              'a config and see every tensor\'s lr and decay with '
              '`python tools/analysis/param_groups.py CONFIG`.)', '', '']
     return '\n'.join(lines)
+
+
+def _values_source(info: zoo.OptimizerInfo) -> str:
+    if info.suite == 'paper':
+        return f'{CONFIG_BACKBONE}\'s CIFAR-100 values'
+    return f'the defaults of {info.requirement}'
 
 
 def split_card(text: str) -> tuple[str, str]:
@@ -174,6 +192,16 @@ def render_index() -> str:
         rows.append(f'| [{name}]({card_slug(name)}.md) | {info.category} | `{info.type}` | '
                     f'{info.weight_decay} | {fmt_value(min(lrs))} - {fmt_value(max(lrs))} | '
                     f'{fmt_value(min(wds))} - {fmt_value(max(wds))} |')
+    rows += ['', '## Post-paper extension suite', '',
+             'Optimizers published after the study, each the class of a pinned library '
+             'registered in the `bocb_mm` scope (`bocb_mm.optim.list_optimizers(\'post-paper\')`); '
+             'not in the paper\'s tables.', '',
+             '| optimizer | category | type | library | weight decay | paper |',
+             '|---|---|---|---|---|---|']
+    for name in zoo.list_optimizers('post-paper'):
+        info = zoo.get_info(name)
+        rows.append(f'| [{name}]({card_slug(name)}.md) | {info.category} | `{info.type}` | '
+                    f'`{info.requirement}` | {info.weight_decay} | {info.venue} |')
     return '\n'.join(rows) + '\n'
 
 
@@ -182,7 +210,7 @@ def _expected(docs_dir: Path) -> dict[Path, tuple[str, str, str | None]]:
     index)."""
     out: dict[Path, tuple[str, str, str | None]] = {
         docs_dir / INDEX: ('', render_index(), None)}
-    for name in zoo.list_optimizers():
+    for name in zoo.list_optimizers('all'):
         path = docs_dir / f'{card_slug(name)}.md'
         text = path.read_text(encoding='utf-8') if path.is_file() else ''
         out[path] = (name, render_generated(zoo.get_info(name)), split_card(text)[1])

@@ -4,6 +4,13 @@ This table is the single source of truth for which optimizers the study uses, in
 which category and with which fixed arguments; configs, sweeps, analysis and tests read it through
 :func:`list_optimizers`, :func:`get_info` and :func:`optimizer_cfg`.
 
+Besides the paper's 20 (``suite='paper'``, the default of :func:`list_optimizers`), the zoo knows a
+``'post-paper'`` extension suite: optimizers published after the study (Muon, Kron, MARS, ADOPT,
+SOAP, AdEMAMix, Schedule-Free AdamW, Cautious AdamW), each the class of a pinned library
+(``OptimizerInfo.requirement``) registered as ``type='bocb_mm.<class_name>'`` by
+:mod:`bocb_mm.optim.extensions`; their metadata is in :mod:`bocb_mm.optim.extension_facts`.
+:func:`get_info` finds both suites; :func:`list_optimizers` lists the paper's 20 unless asked.
+
 * Torch's own classes serve SGD-M (``SGD`` with ``momentum=0.9``), Adam, Adamax, NAdam, AdamW,
   RAdam, AdaGrad (``Adagrad``), AdaDelta (``Adadelta``) and RMSProp (``RMSprop``). mmengine
   registers them in its root ``OPTIMIZERS`` registry, so their config type is the plain class
@@ -42,10 +49,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .extension_facts import EXTENSIONS as _EXTENSIONS
 from .zoo_facts import FACTS as _FACTS
 
 __all__ = ['Category', 'OptimizerInfo', 'UnknownOptimizerError', 'list_optimizers', 'get_info',
-           'optimizer_cfg', 'resolve_name', 'study_hparams']
+           'optimizer_cfg', 'resolve_name', 'study_hparams', 'SUITES']
+
+#: The zoo's suites: the paper's 20 optimizers, the post-paper extension suite, or both.
+SUITES = ('paper', 'post-paper', 'all')
 
 
 class Category(str, enum.Enum):
@@ -91,6 +102,9 @@ class OptimizerInfo:
         hparams: Convention of every constructor argument (except ``params`` and the flags of
             ``zoo_facts.IMPLEMENTATION_FLAGS``); defaults come from the class signature.
         pitfalls: Known traps (fp16 eps, sign updates, factored moments, ...).
+        suite: ``'paper'`` (the study's 20) or ``'post-paper'`` (the extension suite).
+        requirement: The pinned pip package whose class this is (``'timm==1.0.31'``), or None
+            for torch's and bocb_mm's own classes.
 
     ``wrapper``, ``update_rule``, ``hparams`` and ``pitfalls`` come from
     :mod:`bocb_mm.optim.zoo_facts`; the cards in ``docs/optimizers/`` are generated from them.
@@ -113,16 +127,35 @@ class OptimizerInfo:
     update_rule: str = ''
     hparams: Mapping[str, str] = field(default_factory=dict, hash=False)
     pitfalls: tuple[str, ...] = ()
+    suite: str = 'paper'
+    requirement: str | None = None
 
     @property
     def cls(self) -> type:
-        """The optimizer class (imported on first access)."""
-        return getattr(importlib.import_module(self.module), self.class_name)
+        """The optimizer class (imported on first access).
+
+        Raises:
+            ImportError: If the library that provides it (``requirement``) is not installed,
+                naming the pip package.
+        """
+        try:
+            return getattr(importlib.import_module(self.module), self.class_name)
+        except (ImportError, AttributeError) as err:
+            if self.requirement is None:
+                raise
+            raise ImportError(missing_library_message(self.name, self.type,
+                                                      self.requirement)) from err
 
     @property
     def is_torch(self) -> bool:
         """Whether the class is one of torch's own optimizers."""
         return self.module == 'torch.optim'
+
+
+def missing_library_message(name: str, type_: str, requirement: str) -> str:
+    """The error of an extension optimizer whose library is not installed."""
+    return (f"{name} (type='{type_}') is the class of {requirement.split('==')[0]}, which is not "
+            f"installed: pip install '{requirement}' (pinned in requirements/runtime.txt)")
 
 
 def _torch(name: str, cls: str, category: Category, venue: str, paper: str, arxiv: str | None,
@@ -217,21 +250,51 @@ def _with_facts(info: OptimizerInfo) -> OptimizerInfo:
 _ZOO = tuple(_with_facts(info) for info in _ZOO)
 
 
+def _extension(name: str, facts: Mapping[str, Any]) -> OptimizerInfo:
+    facts = dict(facts)
+    facts['category'] = Category[facts['category']]
+    facts['type'] = f'bocb_mm.{facts["class_name"]}'
+    facts['aliases'] = tuple(facts.get('aliases', ()))
+    facts['hparams'] = MappingProxyType(dict(facts['hparams']))
+    facts['pitfalls'] = tuple(facts['pitfalls'])
+    facts['defaults'] = MappingProxyType(dict(facts.get('defaults', {})))
+    return OptimizerInfo(name=name, suite='post-paper', **facts)
+
+
+# The extension suite, in the order of extension_facts.EXTENSIONS.
+_EXTENSION_ZOO: tuple[OptimizerInfo, ...] = tuple(
+    _extension(name, facts) for name, facts in _EXTENSIONS.items())
+
+
 def _key(name: str) -> str:
     return re.sub(r'[\s_\-]', '', str(name)).lower()
 
 
 _LOOKUP: dict[str, OptimizerInfo] = {}
-for _info in _ZOO:
+for _info in _ZOO + _EXTENSION_ZOO:
     for _alias in (_info.name, _info.class_name, *_info.aliases):
         if _LOOKUP.setdefault(_key(_alias), _info) is not _info:
             raise RuntimeError(f'optimizer alias {_alias!r} is ambiguous')  # pragma: no cover
 del _info, _alias
 
 
-def list_optimizers() -> list[str]:
-    """The paper's 20 optimizer names, in the paper's order."""
-    return [info.name for info in _ZOO]
+def list_optimizers(suite: str = 'paper') -> list[str]:
+    """Optimizer names of a suite.
+
+    Args:
+        suite: ``'paper'`` (the paper's 20, in the paper's order), ``'post-paper'`` (the
+            extension suite) or ``'all'`` (the paper's 20, then the extension suite).
+
+    Returns:
+        The names, e.g. ``list_optimizers('post-paper')[0] == 'Muon'``.
+
+    Raises:
+        ValueError: For another suite.
+    """
+    tables = {'paper': _ZOO, 'post-paper': _EXTENSION_ZOO, 'all': _ZOO + _EXTENSION_ZOO}
+    if suite not in tables:
+        raise ValueError(f'Unknown optimizer suite {suite!r}; expected one of {SUITES}')
+    return [info.name for info in tables[suite]]
 
 
 def get_info(name: str) -> OptimizerInfo:
@@ -252,6 +315,7 @@ def get_info(name: str) -> OptimizerInfo:
     if info is None:
         raise UnknownOptimizerError(
             f'Unknown optimizer {name!r}; expected one of: {", ".join(list_optimizers())} '
+            f'or the post-paper suite: {", ".join(list_optimizers("post-paper"))} '
             '(case-insensitive; class names such as SophiaG, Adafactor, RMSprop also work)')
     return info
 

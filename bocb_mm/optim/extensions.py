@@ -1,0 +1,99 @@
+"""Registration of the post-paper extension suite in the ``bocb_mm`` scope.
+
+Each optimizer of :data:`bocb_mm.optim.extension_facts.EXTENSIONS` is its library's own class
+(timm, pytorch_optimizer, schedulefree), registered in ``bocb_mm.registry.OPTIMIZERS`` as
+``type='bocb_mm.<class_name>'``: building it through mmengine gives exactly the library's
+optimizer. :class:`CautiousAdamW` only sets timm's ``caution=True`` by default.
+
+A library that is not installed does not fail the import: its optimizers are registered as a
+builder that raises an ``ImportError`` naming the pinned pip package.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from bocb_mm.optim.zoo import OptimizerInfo, get_info, list_optimizers, missing_library_message
+from bocb_mm.registry import OPTIMIZERS
+
+__all__ = ['registered_extensions', 'register_extensions']
+
+try:
+    from timm.optim.adamw import AdamWLegacy
+except ImportError:  # timm missing: 'Cautious AdamW' gets the builder that names the package
+    pass
+else:
+    __all__ += ['CautiousAdamW']
+
+    class CautiousAdamW(AdamWLegacy):
+        """timm's AdamW with the Cautious mask on by default (timm's ``'cadamw'``).
+
+        Args:
+            params: Parameters or parameter groups.
+            lr: Learning rate.
+            betas: Decay factors of the EMAs of the gradient and its square.
+            eps: Added to the denominator.
+            weight_decay: Decoupled weight decay.
+            amsgrad: Normalise by the running maximum of the second moment.
+            caution: Mask the update where it disagrees in sign with the gradient.
+            corrected_weight_decay: Scale the decay by lr / max lr.
+            maximize: Maximise the objective.
+            foreach: Use the multi-tensor kernels.
+            capturable: Keep the step on the device (CUDA graphs).
+            clipping_threshold: Clip the update's RMS to this value.
+        """
+
+        def __init__(self, params: Any, lr: float = 1e-3,
+                     betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                     weight_decay: float = 1e-2, amsgrad: bool = False, caution: bool = True,
+                     corrected_weight_decay: bool = False, maximize: bool = False,
+                     foreach: bool | None = None, capturable: bool = False,
+                     clipping_threshold: float | None = None) -> None:
+            super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                             amsgrad=amsgrad, caution=caution,
+                             corrected_weight_decay=corrected_weight_decay, maximize=maximize,
+                             foreach=foreach, capturable=capturable,
+                             clipping_threshold=clipping_threshold)
+
+
+def _missing(info: OptimizerInfo) -> Callable[..., Any]:
+    """A builder that raises the clear error of a missing library."""
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        raise ImportError(missing_library_message(info.name, info.type, info.requirement or ''))
+
+    build.__name__ = info.class_name
+    return build
+
+
+def _library_class(info: OptimizerInfo) -> type | None:
+    """The library's class, or None if its library is not installed."""
+    try:
+        return getattr(importlib.import_module(info.module), info.class_name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def register_extensions() -> dict[str, bool]:
+    """Register the extension suite in the ``bocb_mm`` scope (idempotent).
+
+    Returns:
+        Name -> whether its library is installed (False: registered as a builder that raises
+        an ``ImportError`` naming the pip package).
+    """
+    installed = {}
+    for name in list_optimizers('post-paper'):
+        info = get_info(name)
+        cls = _library_class(info)
+        installed[name] = cls is not None
+        OPTIMIZERS.register_module(name=info.class_name, module=cls or _missing(info),
+                                   force=True)
+    return installed
+
+
+def registered_extensions() -> dict[str, bool]:
+    """Name -> whether the extension optimizer's library is installed (as registered)."""
+    return dict(_INSTALLED)
+
+
+_INSTALLED = register_extensions()
