@@ -37,7 +37,8 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
         venue="blog'2024", paper='Muon: An optimizer for hidden layers in neural networks '
         '(Jordan et al.); Muon is Scalable for LLM Training (Moonshot)', arxiv='2502.16982',
         code='https://github.com/KellerJordan/Muon', weight_decay='decoupled', state_tensors=1,
-        update_rule=(r'b \leftarrow \mu b + g, \quad u = b \;(\text{nesterov: } g + \mu b) \\ '
+        update_rule=(r'b \leftarrow \mu b + (1-\mu) g, \quad u = b \;(\text{nesterov: } '
+                     r'(1-\mu) g + \mu b) \\ '
                      r'O = \mathrm{NewtonSchulz}_k(u / \lVert u \rVert_F) \approx UV^\top \\ '
                      r'\theta \leftarrow \theta (1 - \eta\lambda) - \eta\, s(A, B)\, O \quad '
                      r'(s = 0.2\sqrt{\max(A, B)} \text{ for match\_rms\_adamw})'),
@@ -48,13 +49,15 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             nesterov='Nesterov look-ahead before the orthogonalisation (timm default False; '
                      'Keller Jordan\'s code uses True)',
             ns_steps='$k$, Newton-Schulz iterations',
-            ns_coefficients="coefficients of the quintic iteration ('quintic' = (3.4445, "
-                            '-4.7750, 2.0315)) or a per-step list',
+            ns_coefficients="coefficients $(a, b, c)$ of the quintic iteration: 'quintic' (a "
+                            'per-step list from modded-nanogpt), another named set, one triple '
+                            'or a list',
             eps='added to the Frobenius norm before the iteration',
             safety_factor='divides the normalised input again (a margin for the spectral norm)',
-            adjust_lr_fn="shape adjustment $s(A, B)$ of the lr: 'match_rms_adamw' "
-                         "($0.2\\sqrt{\\max(A,B)}$, Moonshot), 'rms_to_rms' "
-                         "($\\sqrt{\\max(1, A/B)}$, Keller Jordan), 'original' or None",
+            adjust_lr_fn="shape adjustment $s(A, B)$ of the lr for the (flattened) $A \\times B$ "
+                         "update: 'match_rms_adamw' ($0.2\\sqrt{\\max(A,B)}$, Moonshot), "
+                         "'original' ($\\sqrt{\\max(1, A/B)}$, Keller Jordan), 'rms_to_rms' "
+                         "($\\sqrt{A/B}$, Scion) or None ($s = 1$)",
             conv_mode="conv kernels: 'flatten' to (out, in*kh*kw) or 'batched' per spatial "
                       'position',
             normalize_spatial="in 'batched' mode divide by $\\sqrt{k_h k_w}$",
@@ -66,17 +69,19 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             scale_eps='scale eps by $\\sqrt{d_{in}/d_{out}}$ (muP)',
             verbose='log which parameters go to Muon and which to the fallback'),
         pitfalls=(
-            'only for hidden weight matrices: timm sends tensors with fewer than two non-unit '
-            'dimensions (biases, norms) to its AdamW fallback, but every other tensor, including '
-            'the classifier head, embeddings and position/class tokens, goes to Muon unless its '
-            'param group sets use_fallback=True; the paper\'s recipe keeps those on AdamW',
+            'only for hidden weight matrices: timm routes by shape alone, sending to its AdamW '
+            'fallback the tensors with fewer than two non-unit dimensions (biases, norms), a '
+            'unit first or second dimension (position/class tokens, depthwise kernels), a '
+            'flattened side below 4 or an aspect ratio above 128; everything else, the '
+            'classifier head and the patch or token embedding included, goes to Muon unless its '
+            'param group sets use_fallback=True (the Muon authors keep those on AdamW)',
             'torch >= 2.9 has its own torch.optim.Muon (2-D only), which mmengine registers as '
             "'Muon' in its root registry: type='Muon' is torch's and raises on the first conv "
             "kernel or bias; type='bocb_mm.Muon' is timm's",
             'the lr is not AdamW\'s: with adjust_lr_fn=\'match_rms_adamw\' an AdamW lr transfers; '
             "with 'rms_to_rms' or 'original' Muon's lr is about 0.02",
             'conv kernels are flattened to (out, in*kh*kw) (the Muon authors apply it to 2-D '
-            'matrices only); depthwise kernels (in=1) become tall thin matrices',
+            'matrices only)',
             _NO_SCHEDULE)),
     'Kron': dict(
         module='timm.optim.kron', class_name='Kron', requirement=TIMM, category='ESTIMATED_LR',
@@ -84,10 +89,10 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
         'factored preconditioner)', arxiv='1512.04202',
         code='https://github.com/evanatyourservice/kron_torch', weight_decay='coupled',
         state_tensors=1,
-        update_rule=(r'm \leftarrow \mu m + (1-\mu) g \\ '
-                     r'\text{with probability } p_t: \text{update } Q_1, Q_2 \text{ (triangular '
-                     r'Kronecker factors) on } (v \sim \mathcal{N}, m) \\ '
-                     r'u = (Q_1^\top Q_1) \otimes (Q_2^\top Q_2)\, m, \quad '
+        update_rule=(r'm \leftarrow \mu m + (1-\mu) g, \quad \hat m = m / (1-\mu^t) \\ '
+                     r'\text{every } 1/p_t \text{ steps: update } Q_1, Q_2 \text{ (triangular '
+                     r'Kronecker factors) on } (v \sim \mathcal{N}, \hat m) \\ '
+                     r'u = (Q_1^\top Q_1) \otimes (Q_2^\top Q_2)\, \hat m, \quad '
                      r'u \leftarrow u \min(1, 1.1/\mathrm{rms}(u)) \\ '
                      r'\theta \leftarrow \theta - \eta (u + \lambda\theta)'),
         hparams=dict(
@@ -95,8 +100,9 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             momentum='$\\mu$ of the EMA of the gradient',
             weight_decay='added to the preconditioned update (decoupled_decay=True: to the '
                          'parameter)',
-            preconditioner_update_probability='$p_t$: a float, a schedule of the step, or None '
-                                              '(1 for 500 steps, then down to 0.03)',
+            preconditioner_update_probability='$p_t$: the preconditioner is updated every '
+                                              '$1/p_t$ steps; a float, a schedule of the step, '
+                                              'or None (1 for 500 steps, then down to 0.03)',
             max_size_triangular='dimensions above this get a diagonal factor',
             min_ndim_triangular='tensors with fewer dimensions get diagonal factors',
             memory_save_mode="None, 'one_diag', 'smart_one_diag' or 'all_diag'",
@@ -112,11 +118,12 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             flatten_start_dim='first flattened dimension',
             flatten_end_dim='last flattened dimension',
             stochastic_weight_decay='multiply the decay by a random factor',
-            deterministic='save the RNG state in the state_dict so that a resume repeats the '
-                          'preconditioner-update draws'),
+            deterministic='draw the probe $v$ from a generator seeded by the optimizer\'s own '
+                          'RNG, which the state_dict saves, so that a resume repeats the draws'),
         pitfalls=(
-            'the preconditioner is refreshed at random steps drawn from the optimizer\'s own '
-            'random.Random(1337); without deterministic=True a resumed run draws other steps '
+            'the probe $v$ of each preconditioner update comes from torch\'s global generator '
+            'and the rebalancing of the factors (about 1 update in 100) from the optimizer\'s '
+            'random.Random(1337): without deterministic=True a resumed run draws other values '
             'than an uninterrupted one',
             'weight_decay is added to the preconditioned update (coupled-like) unless '
             'decoupled_decay=True',
@@ -185,7 +192,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
         module='pytorch_optimizer.optimizer.soap', class_name='SOAP',
         requirement=PYTORCH_OPTIMIZER, category='ESTIMATED_LR', venue="ICLR'2025",
         paper='SOAP: Improving and Stabilizing Shampoo using Adam', arxiv='2409.11321',
-        code='https://github.com/nikhilvyas/SOAP', weight_decay='decoupled', state_tensors=4,
+        code='https://github.com/nikhilvyas/SOAP', weight_decay='decoupled', state_tensors=2,
         update_rule=(r'L \leftarrow \beta_s L + (1-\beta_s) G G^\top, \quad '
                      r'R \leftarrow \beta_s R + (1-\beta_s) G^\top G \\ '
                      r'Q_L, Q_R = \mathrm{eigvecs}(L, R) \text{ every } f \text{ steps} \\ '
@@ -211,8 +218,9 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'step 1 (as in the official code)',
             'conv kernels are preconditioned per dimension (one factor per axis) unless '
             'merge_dims=True; large dimensions beyond max_precondition_dim stay diagonal',
-            'an eigendecomposition every precondition_frequency steps: fp32 only, and costly for '
-            'wide layers',
+            'besides its two Adam moments it keeps two factors and two eigenbases per matrix '
+            '($m^2 + n^2$ each) and refreshes the eigenbases every precondition_frequency steps: '
+            'costly for wide layers',
             _NO_SCHEDULE)),
     'AdEMAMix': dict(
         module='pytorch_optimizer.optimizer.ademamix', class_name='AdEMAMix',
