@@ -49,7 +49,7 @@ def _refused(sweep: ModuleType, capsys, *argv: str) -> str:
     (['run', '--jobs', '0'], '--jobs'), (['run', '--runs-per-gpu', '0'], '--runs-per-gpu'),
     (['run', '--threads', '0'], '--threads'), (['plan', '--seeds', '-1'], '--seeds'),
     (['run', '--seeds', '0', str(2**32)], '--seeds'),
-    (['slurm', '--partition', 'gpu', '--gpus-per-run', '0'], '--gpus-per-run'),
+    (['slurm', '--partition', 'gpu', '--gpus-per-run', '-1'], '--gpus-per-run'),
 ])
 def test_bad_numbers_are_argument_errors(sweep: ModuleType, tmp_path: Path, capsys,
                                          args: list[str], option: str) -> None:
