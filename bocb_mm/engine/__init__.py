@@ -7,7 +7,8 @@ Registered in the ``bocb_mm`` scope (config ``type='bocb_mm.<Name>'``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`BOCBOptimWrapperConstructor`;
 * ``HOOKS``: :class:`OptimStatsHook`, :class:`ConventionCheckHook`, and the throughput hooks
   :class:`ChannelsLastHook`, :class:`TrimPaddedConvsHook`, :class:`EagerStepHook`,
-  :class:`StepTimerHook`, and :class:`StopOnSignalHook` (checkpoint and stop on a signal).
+  :class:`StepTimerHook`, :class:`StopOnSignalHook` (checkpoint and stop on a signal) and
+  :class:`ScheduleFreeHook` (train/eval modes of Schedule-Free optimizers).
 
 :mod:`.conventions` checks optimizer conventions when a wrapper is built; :mod:`.audit` lists
 every parameter's group, lr, weight decay and trust-ratio exclusion
@@ -22,6 +23,7 @@ from .sophia_wrapper import SophiaAmpOptimWrapper, SophiaMixin, SophiaOptimWrapp
 from .stats import OptimizerStats, OptimStatsHook, StatsOptimWrapper, layer_group
 from .amp import BF16OptimWrapper, SophiaBF16OptimWrapper  # noqa: E402  (after sophia_wrapper)
 from .preemption import STOPPED_EXIT, StopOnSignalHook
+from .schedule_free import ScheduleFreeHook, add_schedule_free_hook
 from .throughput import (ChannelsLastHook, EagerStepHook, StepTimerHook, TrimPaddedConvsHook,
                          apply_throughput_options)
 
@@ -31,5 +33,6 @@ __all__ = [
     'is_norm_module', 'EMBEDDING_KEYS', 'ConventionCheckHook', 'ConventionError',
     'ConventionIssue', 'check_conventions', 'BF16OptimWrapper', 'SophiaBF16OptimWrapper',
     'ChannelsLastHook', 'EagerStepHook', 'StepTimerHook', 'TrimPaddedConvsHook',
-    'apply_throughput_options', 'StopOnSignalHook', 'STOPPED_EXIT'
+    'apply_throughput_options', 'StopOnSignalHook', 'STOPPED_EXIT',
+    'ScheduleFreeHook', 'add_schedule_free_hook'
 ]

@@ -19,7 +19,7 @@ import difflib
 import inspect
 from typing import Any, Iterator, Mapping
 
-__all__ = ['OptimConfigError', 'check_optim_cfg', 'closest_zoo_types']
+__all__ = ['OptimConfigError', 'check_optim_cfg', 'closest_zoo_types', 'optimizer_classes']
 
 _DELETE_HINT = ('replace the base\'s optimizer instead of merging into it: '
                 "optim_wrapper = dict(optimizer=dict(_delete_=True, type={type!r}, ...)) "
@@ -75,6 +75,28 @@ def check_optim_cfg(cfg: Any) -> None:
                 _check_arguments(cls, optimizer, f'{key}.optimizer', filename)
                 _check_relative_step(cls, optimizer, f'{key}.optimizer',
                                      cfg.get('param_scheduler'))
+                _check_schedule_free(cls, optimizer, f'{key}.optimizer',
+                                     cfg.get('param_scheduler'))
+                _check_muon_constructor(cls, sub, key)
+
+
+def optimizer_classes(cfg: Any) -> list[tuple[str, type]]:
+    """``(config key, class)`` of each optimizer of ``cfg.optim_wrapper`` that resolves."""
+    wrapper = cfg.get('optim_wrapper')
+    if not isinstance(wrapper, Mapping):
+        return []
+    found = []
+    for key, sub in _wrappers(wrapper, 'optim_wrapper'):
+        optimizer = sub.get('optimizer')
+        if isinstance(optimizer, Mapping) and optimizer.get('type') is not None:
+            try:
+                cls = _check_type(optimizer['type'], f'{key}.optimizer.type', 'OPTIMIZERS',
+                                  cfg.get('default_scope'))
+            except OptimConfigError:
+                continue
+            if cls is not None:
+                found.append((f'{key}.optimizer', cls))
+    return found
 
 
 def _wrappers(wrapper: Mapping, key: str) -> Iterator[tuple[str, Mapping]]:
@@ -224,6 +246,63 @@ def _check_relative_step(cls: type, optimizer: Mapping, key: str, param_schedule
             f'step size, but param_scheduler drives the lr ({", ".join(schedulers)}); give an '
             'explicit lr (e.g. lr=1e-3, relative_step=False, as the BOCB configs do) or drop '
             'the lr schedulers')
+
+
+def _is_warm_up(scheduler: Mapping) -> bool:
+    """A scheduler that only raises the lr: ``LinearLR`` / ``LinearParamScheduler`` with
+    ``end_factor >= start_factor`` (mmengine's defaults 1/3 -> 1), or ``ConstantLR`` (a lower lr
+    until ``end``, then the base lr)."""
+    name = str(scheduler.get('type', '')).rsplit('.', 1)[-1]
+    if name == 'ConstantLR' or (name == 'ConstantParamScheduler'
+                                and scheduler.get('param_name') == 'lr'):
+        return float(scheduler.get('factor', 1.0 / 3)) <= 1.0
+    if name in ('LinearLR', 'LinearParamScheduler'):
+        return float(scheduler.get('end_factor', 1.0)) >= float(scheduler.get('start_factor',
+                                                                                1.0 / 3))
+    return False
+
+
+def _check_schedule_free(cls: type, optimizer: Mapping, key: str, param_scheduler: Any) -> None:
+    """A Schedule-Free optimizer with a decaying lr schedule: the averaging replaces the
+    schedule, and a decay on top of it changes the method (the library's authors advise
+    against it)."""
+    from bocb_mm.engine.schedule_free import is_schedule_free
+    if not is_schedule_free(cls):
+        return
+    schedulers = param_scheduler if isinstance(param_scheduler, (list, tuple)) \
+        else [param_scheduler]
+    for scheduler in schedulers:
+        if not isinstance(scheduler, Mapping) or _is_warm_up(scheduler):
+            continue
+        type_name = str(scheduler.get('type', ''))
+        if scheduler.get('param_name') == 'lr' or type_name.endswith('LR'):
+            raise OptimConfigError(
+                f'{key}: {optimizer.get("type")} is Schedule-Free (its average of the iterates '
+                f'replaces the lr schedule) but param_scheduler has {type_name}, a decaying lr '
+                'schedule; drop it and keep at most a warm-up (LinearLR with end_factor=1.0 '
+                "and end <= the warm-up, or the optimizer's own warmup_steps): "
+                '_delete_=True on param_scheduler, e.g. param_scheduler=[dict(type=\'LinearLR\', '
+                'start_factor=0.01, by_epoch=False, begin=0, end=500)]')
+
+
+def _check_muon_constructor(cls: type, wrapper: Mapping, key: str) -> None:
+    """A Muon left to mmengine's default constructor: torch's ``Muon`` (registered as ``'Muon'``
+    with torch >= 2.9) raises on the first conv kernel or bias, timm's routes by shape alone
+    (head and input layer to Muon)."""
+    from bocb_mm.engine.muon_routing import is_muon, is_timm_muon
+    constructor = str(wrapper.get('constructor', 'DefaultOptimWrapperConstructor'))
+    if not is_muon(cls) or constructor.rsplit('.', 1)[-1] != 'DefaultOptimWrapperConstructor':
+        return
+    what = ('routes by tensor shape alone: the classifier head and the input layer would be '
+            'orthogonalised' if is_timm_muon(cls) else
+            "is torch's Muon: it takes 2-d parameters only and raises on the first conv kernel "
+            'or bias')
+    raise OptimConfigError(
+        f"{key}.optimizer.type={wrapper['optimizer'].get('type')!r} with mmengine's default "
+        f'constructor {what}. Fix: optimizer=dict(type=\'bocb_mm.Muon\', ...) and '
+        f"{key}.constructor='bocb_mm.BOCBOptimWrapperConstructor', which sends hidden matrices "
+        'and conv kernels to Muon and the input layer, depthwise kernels, head, tokens, norms '
+        "and biases to its AdamW fallback (docs/wrappers.md, 'Muon routing').")
 
 
 def _base_optimizer(filename: str | None, key: str) -> tuple[dict, list[str]]:

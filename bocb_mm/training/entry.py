@@ -80,6 +80,9 @@ def build_config(config: str | Config, options: TrainOptions) -> Config:
     if options.stop_signal:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []),
                             dict(type='bocb_mm.StopOnSignalHook', signal=options.stop_signal)]
+    # Schedule-Free optimizers need their train/eval modes switched around evaluation and saving
+    from bocb_mm.engine.schedule_free import add_schedule_free_hook
+    add_schedule_free_hook(cfg)
     return cfg
 
 
