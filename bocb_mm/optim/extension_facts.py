@@ -273,10 +273,17 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
         pitfalls=(
             'optimizer.train() before training and optimizer.eval() before every evaluation and '
             'checkpoint: the parameters hold $y$ in train mode and the average $x$ in eval mode; '
-            'evaluating in train mode scores the wrong weights',
+            'evaluating in train mode scores the wrong weights. In an mmengine Runner, '
+            "custom_hooks=[dict(type='bocb_mm.ScheduleFreeHook')] does it (bocb_mm's "
+            'build_config adds it; docs/wrappers.md)',
             'BatchNorm running statistics were collected at $y$: recompute them at $x$ (a few '
-            'training batches in eval mode of the optimizer) before evaluating',
-            'no lr schedule beyond its own warm-up: a decaying schedule defeats the averaging',
+            'training batches in eval mode of the optimizer) before evaluating; the hook does it '
+            'on bn_batches training batches',
+            "the library's train() rebuilds $y$ from $x$ and $z$ with rounding, so a run resumed "
+            'from an eval-mode checkpoint drifts from the uninterrupted one; the hook stores the '
+            'exact $y$ in the checkpoint and restores it',
+            'no lr schedule beyond its own warm-up: a decaying schedule defeats the averaging '
+            '(the config check refuses one)',
             'the optimizer starts in eval mode: calling step() before train() raises',
             _NO_SCHEDULE)),
     'Cautious AdamW': dict(
