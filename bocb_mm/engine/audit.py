@@ -71,6 +71,10 @@ class ParamRow:
         exempt: Exempt by the group's policy: ``trust_exclude`` of a
             :class:`BOCBOptimWrapperConstructor` group, else no weight decay where the base has
             some; None when that cannot be told (base weight decay 0, no policy flag).
+        route: Muon only: ``'muon'`` (orthogonalised) or ``'adamw'`` (the fallback); None for
+            other optimizers.
+        lr_scale: Muon only: the factor on the group's lr for this tensor
+            (:func:`bocb_mm.engine.muon_routing.lr_scale`); None for other optimizers.
     """
 
     name: str
@@ -85,6 +89,8 @@ class ParamRow:
     decay_mult: float | None
     trust_excluded: bool | None
     exempt: bool | None
+    route: str | None = None
+    lr_scale: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +201,7 @@ def audit_param_groups(model: nn.Module, optim_wrapper: OptimWrapper | OptimWrap
         The rows; multipliers are relative to the optimizer's constructor values
         (``optimizer.defaults``: the config's lr and weight decay).
     """
+    from .muon_routing import lr_scale, optimizer_route  # it builds on this module's helpers
     index = _group_index(optim_wrapper)
     rows = []
     for full, module, local, param in iter_params(model):
@@ -211,10 +218,12 @@ def audit_param_groups(model: nn.Module, optim_wrapper: OptimWrapper | OptimWrap
         wd = group.get('weight_decay')
         decay_mult = _ratio(wd, optimizer.defaults.get('weight_decay'))
         exempt = group.get('trust_exclude', None if decay_mult is None else decay_mult == 0)
+        route = optimizer_route(optimizer, group, param)
         rows.append(ParamRow(
             **common, group=label, lr=lr, weight_decay=wd,
             lr_mult=_ratio(lr, optimizer.defaults.get('lr')), decay_mult=decay_mult,
-            trust_excluded=trust_ratio_excluded(optimizer, group), exempt=exempt))
+            trust_excluded=trust_ratio_excluded(optimizer, group), exempt=exempt,
+            route=route, lr_scale=lr_scale(tuple(param.shape), group, route)))
     return rows
 
 
@@ -245,6 +254,9 @@ def summarize_by_module_type(rows: Sequence[ParamRow]) -> list[dict[str, Any]]:
             lr=_values(items, 'lr'), weight_decay=_values(items, 'weight_decay'),
             exempt=_share([r.exempt for r in items]),
             trust_excluded=_share([r.trust_excluded for r in items])))
+        if any(r.route for r in rows):
+            out[-1]['muon'] = _share([None if r.route is None else r.route == 'muon'
+                                      for r in items])
     return out
 
 
@@ -390,6 +402,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 _COLUMNS = ('name', 'shape', 'module_type', 'kind', 'group', 'lr', 'weight_decay', 'lr_mult',
             'decay_mult', 'exempt', 'trust_excluded')
+_MUON_COLUMNS = ('route', 'lr_scale')
 
 
 def to_markdown(rows: Sequence[ParamRow], title: str = '', per_parameter: bool = True) -> str:
@@ -397,7 +410,8 @@ def to_markdown(rows: Sequence[ParamRow], title: str = '', per_parameter: bool =
     out = [f'# {title}', ''] if title else []
     if per_parameter:
         out += ['## Parameters', '']
-        out += _table(_COLUMNS, [[getattr(r, c) for c in _COLUMNS] for r in rows]) + ['']
+        columns = _COLUMNS + (_MUON_COLUMNS if any(r.route for r in rows) else ())
+        out += _table(columns, [[getattr(r, c) for c in columns] for r in rows]) + ['']
     summary = summarize_by_module_type(rows)
     out += ['## Summary by module type', '']
     if summary:

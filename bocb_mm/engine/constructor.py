@@ -38,6 +38,11 @@ optimizer does not take.
 not set ``decay_mult`` keeps the policy's decision, so ``custom_keys={'backbone':
 dict(lr_mult=0.1)}`` does not put weight decay back on backbone biases. A key may set
 ``no_decay=True/False`` to override the policy for the parameters it matches.
+
+With ``bocb_mm.Muon`` every group also carries ``use_fallback`` (the flag timm's Muon reads):
+the routing of :mod:`bocb_mm.engine.muon_routing` (hidden matrices and conv kernels to Muon;
+input layer, depthwise kernels, head, tokens, norms and biases to the AdamW fallback), changed
+with ``paramwise_cfg=dict(muon_routing=dict(head='muon', ...))``.
 """
 from __future__ import annotations
 
@@ -70,7 +75,7 @@ EMBEDDING_KEYS = ('pos_embed', 'cls_token', 'dist_token', 'mask_token', 'reg_tok
                   'position_embedding', 'register_tokens')
 
 _KNOWN_OPTIONS = {'no_decay_1d', 'no_decay_keys', 'custom_keys', 'norm_decay_mult',
-                  'bias_decay_mult'}
+                  'bias_decay_mult', 'muon_routing'}
 
 
 def is_norm_module(module: nn.Module) -> bool:
@@ -87,7 +92,9 @@ class BOCBOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         optim_wrapper_cfg: As for mmengine's constructor (``type``, ``optimizer``, ...).
         paramwise_cfg: Options ``no_decay_1d`` (bool), ``no_decay_keys`` (name substrings),
             ``custom_keys`` (mmengine style), ``norm_decay_mult`` / ``bias_decay_mult``
-            (default 0; non-zero values keep decay *and* adaptation for that kind).
+            (default 0; non-zero values keep decay *and* adaptation for that kind),
+            ``muon_routing`` (``bocb_mm.Muon`` only: category -> ``'muon'`` / ``'adamw'``,
+            :mod:`bocb_mm.engine.muon_routing`).
     """
 
     def _validate_cfg(self) -> None:
@@ -146,6 +153,7 @@ class BOCBOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         sorted_keys = sorted(sorted(custom_keys), key=len, reverse=True)
         takes_always_adapt = optimizer_cls is not None and _accepts(optimizer_cls, 'always_adapt')
         takes_wd = optimizer_cls is None or _accepts(optimizer_cls, 'weight_decay')
+        muon_routes = self._muon_routes(model, optimizer_cls)
         groups: dict[tuple, dict] = {}
         seen: set[int] = set()
         for mod_name, module in model.named_modules():
@@ -176,10 +184,29 @@ class BOCBOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 if no_decay and takes_always_adapt:
                     settings['always_adapt'] = False
                 settings['trust_exclude'] = no_decay
+                if muon_routes is not None:
+                    settings['use_fallback'] = muon_routes[id(param)][2] == 'adamw'
                 sig = tuple(sorted((k, _hashable(v)) for k, v in settings.items()))
                 group = groups.setdefault(sig, dict(params=[], **settings))
                 group['params'].append(param)
         return list(groups.values())
+
+    def _muon_routes(self, model: nn.Module, optimizer_cls: type | None
+                     ) -> dict[int, tuple[str, str, str]] | None:
+        """Muon's per-parameter routes (:mod:`bocb_mm.engine.muon_routing`) when
+        ``optimizer_cls`` is timm's Muon; None for other optimizers."""
+        from .muon_routing import is_muon, is_timm_muon, route_model
+        routing = self.paramwise_cfg.get('muon_routing')
+        if optimizer_cls is not None and is_muon(optimizer_cls) and not is_timm_muon(
+                optimizer_cls):
+            raise ValueError("torch's Muon takes 2-d parameters only and has no AdamW fallback; "
+                             "use type='bocb_mm.Muon' (timm's) with this constructor")
+        if optimizer_cls is None or not is_timm_muon(optimizer_cls):
+            if routing is not None:
+                raise ValueError('paramwise_cfg.muon_routing is for bocb_mm.Muon; the optimizer '
+                                 f'is {getattr(optimizer_cls, "__name__", optimizer_cls)}')
+            return None
+        return route_model(model, routing)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         if hasattr(model, 'module'):

@@ -18,6 +18,9 @@ adafactor_scale_parameter   Adafactor with an explicit lr and ``scale_parameter=
 trust_ratio_on_norms        LARS / LAMB adapting (trust ratio) norm-layer or bias tensors
 wd_exempt                   weight decay on tensors the study's constructor exempts (biases,
                             norm layers) that no trust ratio adapts
+muon_head_or_norm           a Muon (timm's or torch's) orthogonalising the classifier head or
+                            a norm layer's tensors (``muon_routing=dict(head='muon')``, or
+                            timm's shape rule under mmengine's default constructor)
 
 The last two look at groups built by other constructors (mmengine's default, ...): a group built
 by ``BOCBOptimWrapperConstructor`` (it carries ``trust_exclude``) follows the config's own
@@ -51,6 +54,7 @@ from bocb_mm.registry import HOOKS
 
 from .audit import (TRUST_RATIO_OPTIMIZERS, iter_params, named_optimizers, optimizer_name,
                     policy_exempt, trust_ratio_excluded)
+from .muon_routing import categorize, is_muon, optimizer_route
 from .sophia_wrapper import SophiaMixin
 
 __all__ = ['CODES', 'MODES', 'ConventionIssue', 'ConventionError', 'check_optimizer_cfg',
@@ -65,6 +69,7 @@ CODES: dict[str, str] = {
     'adafactor_scale_parameter': 'Adafactor with an explicit lr and scale_parameter=True',
     'trust_ratio_on_norms': 'LARS / LAMB adapting norms or biases',
     'wd_exempt': "weight decay on tensors the study's constructor exempts",
+    'muon_head_or_norm': 'Muon orthogonalising the head or a norm layer',
 }
 MODES = ('warn', 'errors', 'off')
 _EXAMPLES = 3
@@ -225,6 +230,22 @@ def _check_policy(optimizer: Optimizer, model: nn.Module, name: str | None,
         'them on purpose.')]
 
 
+def _check_muon(optimizer: Optimizer, model: nn.Module) -> list[ConventionIssue]:
+    categories = categorize(iter_params(model))
+    hit = [categories[id(p)] for group in optimizer.param_groups for p in group['params']
+           if id(p) in categories and categories[id(p)][1] in ('head', 'norm')
+           and optimizer_route(optimizer, group, p) == 'muon']
+    if not hit:
+        return []
+    kinds = ', '.join(f'{k}: {n}' for k, n in sorted(Counter(k for _, k in hit).items()))
+    return [ConventionIssue(
+        'muon_head_or_norm',
+        f'Muon orthogonalises {len(hit)} tensors of the head or of norm layers ({kinds}), e.g. '
+        f'{_examples([n for n, _ in hit])}. The routing policy sends them to the AdamW fallback: '
+        "constructor='bocb_mm.BOCBOptimWrapperConstructor' with type='bocb_mm.Muon', without "
+        "muon_routing=dict(head='muon') (docs/wrappers.md, 'Muon routing').")]
+
+
 def check_optim_wrapper(optim_wrapper: OptimWrapper | OptimWrapperDict,
                         model: nn.Module | None = None) -> list[ConventionIssue]:
     """All checks on a built optimizer wrapper (or dict of wrappers).
@@ -252,6 +273,8 @@ def check_optim_wrapper(optim_wrapper: OptimWrapper | OptimWrapperDict,
             issues += _check_adafactor(groups)
         if model is not None:
             issues += _check_policy(optimizer, model, name, names)
+            if is_muon(optimizer):
+                issues += _check_muon(optimizer, model)
     return issues
 
 
