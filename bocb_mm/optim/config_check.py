@@ -8,6 +8,9 @@ and with messages that name neither the config key nor the fix:
   project (mmdet's and mmpose's schedules use ``SGD`` with ``momentum``; a child that sets
   ``optimizer=dict(type='bocb_mm.Lion', ...)`` keeps it): ``unexpected keyword argument``;
 * a number written as a string (``lr='0.1'``, from YAML or ``--cfg-options``).
+* a Muon left to mmengine's default constructor: torch's ``Muon`` (``type='Muon'``, torch >=
+  2.9) raises on the first conv kernel or bias, timm's (``bocb_mm.Muon``) orthogonalises the
+  head and the input layer; the fix is ``BOCBOptimWrapperConstructor``'s Muon routing.
 
 :func:`check_optim_cfg` raises :class:`OptimConfigError` naming the key, the scope it was looked
 up in and the closest known names, or the keys inherited from the base and how to drop them

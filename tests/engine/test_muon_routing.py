@@ -151,12 +151,14 @@ def test_bare_muon_with_the_default_constructor_names_the_fix(optimizer_type, sa
 
 
 def test_torch_muon_under_the_default_constructor_fails_on_a_conv():
-    """The failure the config check prevents."""
+    """The failure the config check prevents; the BOCB constructor refuses torch's Muon."""
     if not hasattr(torch.optim, 'Muon'):
         pytest.skip('torch < 2.9 has no Muon')
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.LazyLinear(4))
     with pytest.raises(ValueError):
         build_optim_wrapper(model, dict(optimizer=dict(type='Muon', lr=0.02)))
+    with pytest.raises(ValueError, match="use type='bocb_mm.Muon'"):
+        build_optim_wrapper(model, dict(optimizer=dict(type='Muon', lr=0.02), constructor=BOCB))
 
 
 def test_param_groups_tool_shows_routes(capsys):
