@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from bocb_mm.training.options import TrainOptions, add_arguments
+from bocb_mm.training.options import STOPPED_EXIT, TrainOptions, add_arguments
 from bocb_mm.utils.lifetime import die_with_parent_from_env
 
 
@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> None:
     """
     die_with_parent_from_env()
     args = parse_args(argv)
-    from bocb_mm.engine.preemption import STOPPED_EXIT
     from bocb_mm.training.entry import SetupError, Stopped, train
     try:
         train(args.config, TrainOptions.from_namespace(args),

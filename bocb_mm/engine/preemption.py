@@ -17,14 +17,12 @@ import signal
 import threading
 
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.runner import IterBasedTrainLoop
 
 from bocb_mm.registry import HOOKS
+from bocb_mm.training.options import STOPPED_EXIT
 
 __all__ = ['StopOnSignalHook', 'STOPPED_EXIT', 'signal_number']
-
-#: Exit status of a training stopped by its signal (``EX_TEMPFAIL``: try again later).
-STOPPED_EXIT = 75
-
 
 def signal_number(name: str | int) -> int:
     """The number of a signal given as ``'USR1'``, ``'SIGUSR1'`` or ``10``.
@@ -100,4 +98,4 @@ class StopOnSignalHook(Hook):
 
 
 def _by_epoch(runner) -> bool:
-    return runner.train_loop.__class__.__name__ != 'IterBasedTrainLoop'
+    return not isinstance(runner.train_loop, IterBasedTrainLoop)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from bocb_mm.training.options import TrainOptions
+from bocb_mm.training.options import STOPPED_EXIT, TrainOptions
 from bocb_mm.utils.fileio import atomic_write
 
 from .collect import is_finished, run_state
@@ -38,14 +38,12 @@ from .record import read_record, set_aside_other_run
 
 __all__ = ['MAP_FIELDS', 'STOP_SIGNAL', 'write_index_map', 'read_index_map', 'sbatch_script',
            'write_slurm_array', 'submit', 'queued_tasks', 'wait_for', 'slurm_status',
-           'run_task']
+           'run_task', 'run_slurm']
 
 MAP_FIELDS = ('index', 'config', 'work_dir', 'seed', 'backbone', 'optimizer', 'dataset',
               'config_hash', 'options')
 #: The signal Slurm sends before a task's time limit or preemption.
 STOP_SIGNAL = 'USR1'
-#: Exit status of a training stopped by its signal (:data:`bocb_mm.engine.STOPPED_EXIT`).
-_STOPPED = 75
 JOB_FILE = 'slurm_job.txt'
 _TASK_MAIN = 'import sys; from bocb_mm.sweep.slurm import main; sys.exit(main())'
 
@@ -151,7 +149,7 @@ def write_slurm_array(runs: Sequence[Run], out_dir: str, partition: str, job_nam
     return script_path, map_path, todo
 
 
-def _slurm(*args: str) -> str:
+def run_slurm(*args: str) -> str:
     """The output of a Slurm command; its message on failure.
 
     Raises:
@@ -168,7 +166,7 @@ def _slurm(*args: str) -> str:
 
 def submit(script: str) -> str:
     """Submit an sbatch script; its job id is returned and kept next to it (``slurm_job.txt``)."""
-    job_id = _slurm('sbatch', '--parsable', script).strip().split(';')[0]
+    job_id = run_slurm('sbatch', '--parsable', script).strip().split(';')[0]
     Path(osp.dirname(osp.abspath(script)), JOB_FILE).write_text(job_id + '\n')
     return job_id
 
@@ -176,7 +174,7 @@ def submit(script: str) -> str:
 def queued_tasks(job_id: str) -> dict[int, str]:
     """The array tasks of ``job_id`` that Slurm still holds: index -> state (``PENDING``,
     ``RUNNING``, ...). Tasks that ended are not listed (accounting may be off)."""
-    out = _slurm('squeue', '-h', '-r', '-j', job_id, '-o', '%K %T')
+    out = run_slurm('squeue', '-h', '-r', '-j', job_id, '-o', '%K %T')
     states = {}
     for line in out.splitlines():
         index, _, state = line.strip().partition(' ')
@@ -264,7 +262,7 @@ def run_task(map_path: str, index: int, gpus_per_run: int = 1,
         job.proc.wait()
     finally:
         signal.signal(signal.SIGUSR1, previous)
-    if job.proc.returncode == _STOPPED:
+    if job.proc.returncode == STOPPED_EXIT:
         job.release()
         _requeue()
         return 0
@@ -279,7 +277,7 @@ def _requeue() -> None:
     array = os.environ.get('SLURM_ARRAY_JOB_ID')
     job = f'{array}_{task}' if array and task else os.environ['SLURM_JOB_ID']
     print(f'stopped on {STOP_SIGNAL}: requeueing {job}', file=sys.stderr, flush=True)
-    _slurm('scontrol', 'requeue', job)
+    run_slurm('scontrol', 'requeue', job)
 
 
 def main(argv: list[str] | None = None) -> int:

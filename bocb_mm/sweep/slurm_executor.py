@@ -23,10 +23,11 @@ import re
 import subprocess
 import sys
 from concurrent.futures import Future
+
 from .local import LOG_NAME, log_tail
 from .plan import Run
 from .record import STARTED, read_record, run_record
-from .slurm import submit, wait_for, write_slurm_array
+from .slurm import run_slurm, submit, wait_for, write_slurm_array
 
 __all__ = ['SlurmExecutor', 'default_partition']
 
@@ -39,16 +40,12 @@ def default_partition() -> str:
     Raises:
         RuntimeError: when ``sinfo`` fails or names no default partition.
     """
-    try:
-        done = subprocess.run(['sinfo', '-h', '-o', '%P'], capture_output=True, text=True,
-                              timeout=60)
-    except FileNotFoundError:
-        raise RuntimeError('sinfo not found: Slurm is not installed here') from None
-    defaults = [p[:-1] for p in done.stdout.split() if p.endswith('*')]
-    if done.returncode != 0 or not defaults:
-        raise RuntimeError('no default Slurm partition (sinfo -h -o %P: '
-                           f'{done.stderr.strip() or done.stdout.strip() or "nothing"}); '
-                           'name one with --partition')
+    listed = run_slurm('sinfo', '-h', '-o', '%P')
+    defaults = [p[:-1] for p in listed.split() if p.endswith('*')]
+    if not defaults:
+        shown = listed.strip() or 'nothing'
+        raise RuntimeError(f'no default Slurm partition (sinfo -h -o %P: {shown}); name one '
+                           'with --partition')
     return defaults[0]
 
 

@@ -15,7 +15,11 @@ import dataclasses
 import signal
 from typing import Any, Mapping
 
-__all__ = ['TrainOptions', 'add_arguments', 'render_cfg_value']
+__all__ = ['TrainOptions', 'add_arguments', 'render_cfg_value', 'STOPPED_EXIT']
+
+#: Exit status of ``tools/train.py`` stopped by its ``stop_signal`` after a checkpoint
+#: (``EX_TEMPFAIL``: try again later).
+STOPPED_EXIT = 75
 
 AMP_MODES = ('fp16', 'bf16')
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')

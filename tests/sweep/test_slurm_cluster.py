@@ -17,16 +17,12 @@ from bocb_mm.datasets import random_cifar
 from bocb_mm.sweep import Run, SubprocessExecutor, plan_grid
 from bocb_mm.sweep.record import read_record
 from bocb_mm.sweep.slurm import submit, wait_for, write_slurm_array
+from bocb_mm.sweep.slurm_executor import default_partition as _partition
 
 from sweep_helpers import CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures('slurm_cluster')]
-
-
-def _partition() -> str:
-    out = subprocess.run(['sinfo', '-h', '-o', '%P'], capture_output=True, text=True, check=True)
-    return out.stdout.split()[0].rstrip('*')
 
 
 def _config(path: Path, data_root: Path, epochs: int, lr: float = 0.05) -> str:
