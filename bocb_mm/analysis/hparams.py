@@ -166,7 +166,10 @@ def typical_hparams(optimizer: str, wd_floor: float = WD_FLOOR) -> tuple[float, 
     """An optimizer's typical ``(lr, weight_decay)``: its modes over the study's backbones.
 
     The values come from the study's CIFAR-100 table as the optimizer zoo serves it
-    (:func:`bocb_mm.optim.zoo.study_hparams`); the modes follow :func:`log_mode`, the rule of
+    (:func:`bocb_mm.optim.zoo.study_hparams`); for an optimizer the study predates (the
+    post-paper suite), from its recommended values per backbone
+    (:func:`bocb_mm.optim.zoo.recommended_hparams`: a rule on a paper optimizer's values). The
+    modes follow :func:`log_mode`, the rule of
     :func:`hparam_distance`. A weight-decay mode at or below ``wd_floor`` means "no decay" and is
     returned as 0.0.
 
@@ -180,8 +183,8 @@ def typical_hparams(optimizer: str, wd_floor: float = WD_FLOOR) -> tuple[float, 
     Raises:
         KeyError: If the table has no row for the optimizer.
     """
-    from bocb_mm.optim.zoo import study_hparams
-    table = study_hparams(optimizer)
+    from bocb_mm.optim.zoo import recommended_hparams, study_hparams
+    table = study_hparams(optimizer) or recommended_hparams(optimizer)
     if not table:
         raise KeyError(f'the study\'s hyper-parameter table has no row for {optimizer!r}')
     lr = log_mode(np.array([v[0] for v in table.values()]))

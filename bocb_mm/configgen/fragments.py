@@ -19,8 +19,10 @@ WARMUP_START_FACTOR = '1e-5'
 LARS_TRUST_RATIO = True
 #: The parameter-group constructor of every generated pre-training config (no decay / no
 #: trust-ratio adaptation on what the table's ``no_decay`` lists).
-CONSTRUCTOR = 'bocb_mm.BOCBOptimWrapperConstructor'
+CONSTRUCTOR = optim_zoo.BOCB_CONSTRUCTOR
 CIFAR100_EPOCHS = 200
+#: Iterations per CIFAR-100 epoch: 50,000 training images in batches of 100.
+CIFAR100_ITERS_PER_EPOCH = 50_000 // 100
 
 
 def accepts(backbone_type: str, arg: str) -> bool:
@@ -71,7 +73,8 @@ def model_cfg(backbone: str, num_classes: int, drop_path_rate: float = 0.0,
 
 def optim_wrapper_cfg(optimizer: str, lr: str, weight_decay: str, *,
                       extra_args: dict | None = None, replace: bool = False) -> dict:
-    """A run's ``optim_wrapper``: the optimizer's wrapper type and the optimizer.
+    """A run's ``optim_wrapper``: the optimizer's wrapper type, the constructor it needs (Muon's
+    routing) and the optimizer (:func:`bocb_mm.optim.zoo.wrapper_cfg`).
 
     Args:
         optimizer: Any name the optimizer zoo accepts.
@@ -82,11 +85,11 @@ def optim_wrapper_cfg(optimizer: str, lr: str, weight_decay: str, *,
         replace: Mark the optimizer ``_delete_=True`` (it replaces a base's optimizer instead
             of merging into it).
     """
-    opt = optim_zoo.optimizer_cfg(optimizer, lr=Num(lr), weight_decay=Num(weight_decay),
-                                  **(extra_args or {}))
+    wrapper = optim_zoo.wrapper_cfg(optimizer, lr=Num(lr), weight_decay=Num(weight_decay),
+                                    **(extra_args or {}))
     if replace:
-        opt = dict(_delete_=True, **opt)
-    return dict(type=optim_zoo.get_info(optimizer).wrapper, optimizer=opt)
+        wrapper['optimizer'] = dict(_delete_=True, **wrapper['optimizer'])
+    return wrapper
 
 
 def pretrain_extra_args(optimizer: str, table_args: dict | None = None) -> dict:
@@ -96,6 +99,28 @@ def pretrain_extra_args(optimizer: str, table_args: dict | None = None) -> dict:
     if optim_zoo.resolve_name(optimizer) == 'LARS':
         args.setdefault('trust_ratio', LARS_TRUST_RATIO)
     return args
+
+
+def post_paper_args(rule: Any, epochs: int = CIFAR100_EPOCHS) -> dict:
+    """A post-paper optimizer's fixed arguments (:class:`~bocb_mm.configgen.tables.PostPaperRule`
+    ``args``), :data:`~bocb_mm.configgen.tables.RUN_ITERS` replaced by the iterations of a
+    CIFAR-100 run of ``epochs`` epochs."""
+    from .tables import RUN_ITERS
+    return {key: epochs * CIFAR100_ITERS_PER_EPOCH if value == RUN_ITERS else value
+            for key, value in rule.args.items()}
+
+
+def post_paper_param_scheduler(rule: Any, row: dict[str, str]) -> list[dict] | None:
+    """The ``param_scheduler`` of a post-paper optimizer whose schedule is ``'warmup-only'``: the
+    recipe's linear warm-up (at least ``rule.min_warmup_epochs``), then the constant lr; None for
+    ``'recipe'`` (the base's schedule)."""
+    if rule.schedule != 'warmup-only':
+        return None
+    warmup = max(int(row['warmup_epochs']), rule.min_warmup_epochs)
+    if not warmup:
+        return []
+    return [dict(type='LinearLR', start_factor=Num(WARMUP_START_FACTOR), by_epoch=True, begin=0,
+                 end=warmup, convert_to_iter_based=True)]
 
 
 def recipe_wrapper_cfg(paramwise: dict, clip_grad: str | None = None) -> dict:

@@ -6,17 +6,24 @@
 * the per-backbone CIFAR-100 recipe of the official BOCB release: ``official_cifar100.csv`` (and
   the release's own lr / wd: ``official_cifar100_hparams.csv``; docs/fidelity.md);
 * the recipes -> schedule bases, ImageNet batch, lr reference batch, drop path, exclusions:
-  ``recipes.csv``.
+  ``recipes.csv``;
+* the post-paper optimizers' CIFAR-100 lr / weight decay, as a rule on a paper optimizer's
+  values in the same column, their fixed arguments and schedule, each with its source:
+  ``post_paper_cifar100_hparams.csv`` (:func:`load_post_paper_hparams`).
 """
 from __future__ import annotations
 
+import ast
 import csv
 import os.path as osp
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
 
 from bocb_mm.optim import zoo as optim_zoo
 
 from .files import REPO
-from .render import Num
+from .render import Num, fmt_number
 
 DATA = osp.join(REPO, 'bocb_mm', 'data')
 HPARAMS = osp.join(DATA, 'paper', 'cifar100_hparams.csv')
@@ -24,6 +31,7 @@ HPARAMS_FROM = osp.join(DATA, 'cifar100_hparams_from.csv')
 RECIPES = osp.join(DATA, 'recipes.csv')
 OFFICIAL = osp.join(DATA, 'official_cifar100.csv')
 OFFICIAL_HPARAMS = osp.join(DATA, 'official_cifar100_hparams.csv')
+POST_PAPER_HPARAMS = osp.join(DATA, 'post_paper_cifar100_hparams.csv')
 
 #: (crop, RandAugment magnitude, erasing probability) of the table -> configs/_base_/datasets base
 CIFAR100_DATA_BASES: dict[tuple[str, str, str], str] = {
@@ -167,3 +175,150 @@ def _check_official_row(path: str, name: str, row: dict[str, str], info) -> None
     optimizer_args(row)  # validate
     for opt in split(row['decay_all_optimizers']):
         optim_zoo.resolve_name(opt)
+
+
+# ----------------------------------------------------------------------------------------------
+# the post-paper optimizers
+# ----------------------------------------------------------------------------------------------
+#: An ``args`` value of ``post_paper_cifar100_hparams.csv`` that stands for the number of
+#: iterations of the run (the config generator puts the number in).
+RUN_ITERS = 'RUN_ITERS'
+#: ``schedule`` of the table: the recipe's (warm-up, cosine), or its warm-up alone then constant.
+POST_PAPER_SCHEDULES = ('recipe', 'warmup-only')
+#: Significant digits of a rule's lr / weight decay.
+RULE_DIGITS = 3
+
+
+@dataclass(frozen=True)
+class PostPaperRule:
+    """A post-paper optimizer's CIFAR-100 values: a rule on a paper optimizer's per-backbone lr
+    and weight decay (``lr = reference's lr x lr_factor``), its fixed arguments and schedule.
+
+    ``lr_factor`` / ``wd_factor`` are spelled as in the table (``'1/3'``, ``'10'``); ``args``
+    holds Python values, :data:`RUN_ITERS` left as the string.
+    """
+
+    optimizer: str
+    reference: str
+    lr_factor: str
+    wd_factor: str
+    args: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    schedule: str = 'recipe'
+    min_warmup_epochs: int = 0
+    source: str = ''
+    note: str = ''
+
+    def apply(self, lr: str | float, weight_decay: str | float) -> tuple[str, str]:
+        """(lr, weight decay) as config text from the reference's values in one column."""
+        return (fmt_number(float(lr) * float(Fraction(self.lr_factor)), RULE_DIGITS),
+                fmt_number(float(weight_decay) * float(Fraction(self.wd_factor)), RULE_DIGITS))
+
+    @property
+    def statement(self) -> str:
+        """The rule in words: ``"lr = AdamW's x 1/3, weight decay = AdamW's x 3"``."""
+        return (f"lr = {self.reference}'s x {self.lr_factor}, weight decay = "
+                f"{self.reference}'s x {self.wd_factor}")
+
+
+def parse_args(text: str) -> dict[str, Any]:
+    """``"betas=(0.9, 0.95); gamma=0.025"`` -> ``{'betas': (0.9, 0.95), 'gamma': 0.025}``
+    (Python literals; :data:`RUN_ITERS` kept as the string; ``'-'`` / ``''``: none).
+
+    Raises:
+        ValueError: An item that is not ``name=literal``.
+    """
+    out: dict[str, Any] = {}
+    for item in split(text):
+        key, _, value = (part.strip() for part in item.partition('='))
+        if not (key.isidentifier() and value):
+            raise ValueError(f'argument {item!r}: expected name=value')
+        if value == RUN_ITERS:
+            out[key] = value
+            continue
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError) as err:
+            raise ValueError(f'argument {item!r}: {value!r} is not a Python literal') from err
+    return out
+
+
+def _factor(path: str, name: str, column: str, text: str, positive: bool) -> str:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as err:
+        raise ValueError(f'{path}: {name}: {column} {text!r} is not a number') from err
+    if value < 0 or (positive and value == 0):
+        raise ValueError(f'{path}: {name}: {column} {text!r} must be '
+                         f'{"positive" if positive else "non-negative"}')
+    return text
+
+
+def _post_paper_rule(path: str, row: dict[str, str]) -> PostPaperRule:
+    try:
+        info = optim_zoo.get_info(row['optimizer'])
+        reference = optim_zoo.get_info(row['reference'])
+    except optim_zoo.UnknownOptimizerError as err:
+        raise ValueError(f'{path}: {err}') from err
+    name = info.name
+    if info.suite != 'post-paper':
+        raise ValueError(f'{path}: {name} is not a post-paper optimizer')
+    if reference.suite != 'paper':
+        raise ValueError(f'{path}: {name}: reference {reference.name} is not one of the '
+                         "paper's optimizers")
+    if row['source'] in ('', '-'):
+        raise ValueError(f'{path}: {name}: no source')
+    if row['schedule'] not in POST_PAPER_SCHEDULES:
+        raise ValueError(f'{path}: {name}: schedule {row["schedule"]!r} is not one of '
+                         f'{POST_PAPER_SCHEDULES}')
+    warmup = row['min_warmup_epochs']
+    if warmup not in ('', '-') and not warmup.isdigit():
+        raise ValueError(f'{path}: {name}: min_warmup_epochs {warmup!r} is not a whole number')
+    try:
+        args = parse_args(row['args'])
+    except ValueError as err:
+        raise ValueError(f'{path}: {name}: {err}') from err
+    _check_arg_names(path, info, args)
+    return PostPaperRule(
+        optimizer=name, reference=reference.name,
+        lr_factor=_factor(path, name, 'lr_factor', row['lr_factor'], True),
+        wd_factor=_factor(path, name, 'wd_factor', row['wd_factor'], False),
+        args=args, schedule=row['schedule'],
+        min_warmup_epochs=int(warmup) if warmup.isdigit() else 0, source=row['source'],
+        note=row['note'])
+
+
+def _check_arg_names(path: str, info: optim_zoo.OptimizerInfo, args: Mapping[str, Any]) -> None:
+    try:
+        accepted = optim_zoo.constructor_defaults(info.cls)
+    except ImportError:
+        return  # the library is missing: building the optimizer names it
+    unknown = sorted(set(args) - set(accepted) | set(args) & {'lr', 'weight_decay'})
+    if unknown:
+        raise ValueError(f'{path}: {info.name}: {", ".join(unknown)} not a fixed argument of '
+                         f'{info.class_name} (lr and weight decay come from the rule)')
+
+
+def load_post_paper_hparams(path: str | None = None) -> dict[str, PostPaperRule]:
+    """``{optimizer: rule}`` of ``post_paper_cifar100_hparams.csv``, one per post-paper optimizer
+    in the zoo's order.
+
+    Args:
+        path: The table (default: :data:`POST_PAPER_HPARAMS`).
+
+    Raises:
+        ValueError: An unknown optimizer or one of the paper's, a reference that is not one of
+            the paper's optimizers, a missing / duplicate row, a factor that is not a
+            (non-negative; for lr positive) number such as ``1/3``, an argument that is not
+            ``name=literal`` or not the class's, an unknown schedule, an empty source.
+    """
+    path = path or POST_PAPER_HPARAMS
+    rules: dict[str, PostPaperRule] = {}
+    for row in read_csv(path):
+        rule = _post_paper_rule(path, row)
+        if rule.optimizer in rules:
+            raise ValueError(f'{path}: duplicate row {rule.optimizer}')
+        rules[rule.optimizer] = rule
+    missing = [o for o in optim_zoo.list_optimizers('post-paper') if o not in rules]
+    if missing:
+        raise ValueError(f'{path}: no row for {", ".join(missing)}')
+    return {o: rules[o] for o in optim_zoo.list_optimizers('post-paper')}

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ['EXTENSIONS', 'TIMM', 'PYTORCH_OPTIMIZER', 'SCHEDULEFREE']
+__all__ = ['EXTENSIONS', 'TIMM', 'PYTORCH_OPTIMIZER', 'SCHEDULEFREE', 'BOCB_CONSTRUCTOR']
 
 #: The pinned libraries (also in requirements/runtime.txt).
 TIMM = 'timm==1.0.31'
 PYTORCH_OPTIMIZER = 'pytorch_optimizer==4.1.0'
 SCHEDULEFREE = 'schedulefree==1.4.1'
+#: The optim wrapper constructor of the generated configs (Muon's routing needs it).
+BOCB_CONSTRUCTOR = 'bocb_mm.BOCBOptimWrapperConstructor'
 
 _LR = 'learning rate $\\eta$'
 _WD_DECOUPLED = 'decoupled: $\\theta \\leftarrow \\theta - \\eta\\lambda\\theta$'
@@ -28,8 +30,10 @@ _CAUTION = ('Cautious mask: keep only the coordinates where the update and the g
 _CORRECTED_WD = ('scale the decay by $\\eta/\\eta_{max}$ (timm\'s corrected weight decay), so '
                  'the decay follows the lr schedule squared')
 _EPS = 'added to the denominator'
-_NO_SCHEDULE = ('no BOCB configs or study values yet: the card\'s config line uses the library\'s '
-                'defaults')
+_CONFIGS = ('the study predates it: its CIFAR-100 configs (configs/cifar100_post_paper/, written '
+            'by tools/gen_configs.py) take lr and weight decay per backbone from a rule on a '
+            'paper optimizer\'s values, bocb_mm/data/post_paper_cifar100_hparams.csv (the table '
+            'below, with its source; docs/configs.md), not from a tuning of their own')
 
 EXTENSIONS: dict[str, dict[str, Any]] = {
     'Muon': dict(
@@ -37,6 +41,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
         venue="blog'2024", paper='Muon: An optimizer for hidden layers in neural networks '
         '(Jordan et al.); Muon is Scalable for LLM Training (Moonshot)', arxiv='2502.16982',
         code='https://github.com/KellerJordan/Muon', weight_decay='decoupled', state_tensors=1,
+        constructor=BOCB_CONSTRUCTOR,
         update_rule=(r'b \leftarrow \mu b + (1-\mu) g, \quad u = b \;(\text{nesterov: } '
                      r'(1-\mu) g + \mu b) \\ '
                      r'O = \mathrm{NewtonSchulz}_k(u / \lVert u \rVert_F) \approx UV^\top \\ '
@@ -82,7 +87,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             "with 'rms_to_rms' or 'original' Muon's lr is about 0.02",
             'conv kernels are flattened to (out, in*kh*kw) (the Muon authors apply it to 2-D '
             'matrices only)',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'Kron': dict(
         module='timm.optim.kron', class_name='Kron', requirement=TIMM, category='ESTIMATED_LR',
         venue="TNNLS'2018", paper='Preconditioned Stochastic Gradient Descent (PSGD, Kronecker '
@@ -131,7 +136,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'cost several times an AdamW step',
             'timm compiles four preconditioner kernels with torch.compile when the optimizer is '
             'built and first stepped: tens of seconds on CPU before the first step returns',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'MARS': dict(
         module='timm.optim.mars', class_name='Mars', requirement=TIMM, category='ADAPTIVE_LR',
         venue="arXiv'2024", paper='MARS: Unleashing the Power of Variance Reduction for Training '
@@ -160,7 +165,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'MARS of the paper',
             '1-D tensors (biases, norms) get plain AdamW unless optimize_1d=True',
             'keeps the previous gradient: three full-size state tensors per weight',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'ADOPT': dict(
         module='timm.optim.adopt', class_name='Adopt', requirement=TIMM, category='ADAPTIVE_LR',
         venue="NeurIPS'2024", paper='ADOPT: Modified Adam Can Converge with Any beta_2 with the '
@@ -187,7 +192,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'timm clips to $(t-1)^{0.333}$ by default; the official code clips to $t^{0.25}$ '
             '(clip_lambda), so early steps are clipped differently',
             'weight decay is coupled unless decoupled=True (timm\'s \'adoptw\')',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'SOAP': dict(
         module='pytorch_optimizer.optimizer.soap', class_name='SOAP',
         requirement=PYTORCH_OPTIMIZER, category='ESTIMATED_LR', venue="ICLR'2025",
@@ -221,11 +226,11 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'besides its two Adam moments it keeps two factors and two eigenbases per matrix '
             '($m^2 + n^2$ each) and refreshes the eigenbases every precondition_frequency steps: '
             'costly for wide layers',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'AdEMAMix': dict(
         module='pytorch_optimizer.optimizer.ademamix', class_name='AdEMAMix',
         requirement=PYTORCH_OPTIMIZER, category='ADAPTIVE_LR', venue="ICLR'2025",
-        paper='The AdEMAMix Optimizer: Better, Faster, Older', arxiv='2409.03463',
+        paper='The AdEMAMix Optimizer: Better, Faster, Older', arxiv='2409.03137',
         code='https://github.com/apple/ml-ademamix', weight_decay='coupled', state_tensors=3,
         update_rule=(r'm_1 \leftarrow \beta_1 m_1 + (1-\beta_1) g, \quad '
                      r'm_2 \leftarrow \beta_3 m_2 + (1-\beta_3) g, \quad '
@@ -248,7 +253,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'without t_alpha_beta3 the slow EMA starts at full weight $\\alpha$; the paper warms '
             '$\\alpha$ and $\\beta_3$ up over the whole run and reports instabilities without it',
             'three full-size state tensors per weight (one more than AdamW)',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'Schedule-Free AdamW': dict(
         module='schedulefree.adamw_schedulefree', class_name='AdamWScheduleFree',
         requirement=SCHEDULEFREE, category='ADAPTIVE_LR', venue="NeurIPS'2024",
@@ -285,7 +290,7 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'no lr schedule beyond its own warm-up: a decaying schedule defeats the averaging '
             '(the config check refuses one)',
             'the optimizer starts in eval mode: calling step() before train() raises',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
     'Cautious AdamW': dict(
         module='bocb_mm.optim.extensions', class_name='CautiousAdamW', requirement=TIMM,
         category='ADAPTIVE_LR', venue="arXiv'2024", paper='Cautious Optimizers: Improving '
@@ -312,5 +317,5 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'changes the default of caution, the step is timm\'s',
             'the mask is rescaled by its mean: when few coordinates agree in sign the kept ones '
             'are amplified (up to 1000x at the clamp)',
-            _NO_SCHEDULE)),
+            _CONFIGS)),
 }

@@ -49,11 +49,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .extension_facts import BOCB_CONSTRUCTOR
 from .extension_facts import EXTENSIONS as _EXTENSIONS
 from .zoo_facts import FACTS as _FACTS
 
 __all__ = ['Category', 'OptimizerInfo', 'UnknownOptimizerError', 'list_optimizers', 'get_info',
-           'optimizer_cfg', 'resolve_name', 'study_hparams', 'SUITES']
+           'optimizer_cfg', 'wrapper_cfg', 'resolve_name', 'study_hparams',
+           'recommended_hparams', 'SUITES', 'BOCB_CONSTRUCTOR']
 
 #: The zoo's suites: the paper's 20 optimizers, the post-paper extension suite, or both.
 SUITES = ('paper', 'post-paper', 'all')
@@ -105,6 +107,9 @@ class OptimizerInfo:
         suite: ``'paper'`` (the study's 20) or ``'post-paper'`` (the extension suite).
         requirement: The pinned pip package whose class this is (``'timm==1.0.31'``), or None
             for torch's and bocb_mm's own classes.
+        constructor: The optim wrapper constructor its configs need (Muon:
+            :data:`BOCB_CONSTRUCTOR`, whose routing sends the head, norms, ... to the AdamW
+            fallback), or None (any constructor; :func:`wrapper_cfg` sets none).
 
     ``wrapper``, ``update_rule``, ``hparams`` and ``pitfalls`` come from
     :mod:`bocb_mm.optim.zoo_facts`; the cards in ``docs/optimizers/`` are generated from them.
@@ -129,6 +134,7 @@ class OptimizerInfo:
     pitfalls: tuple[str, ...] = ()
     suite: str = 'paper'
     requirement: str | None = None
+    constructor: str | None = None
 
     @property
     def cls(self) -> type:
@@ -353,6 +359,27 @@ def optimizer_cfg(name: str, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def wrapper_cfg(name: str, **overrides: Any) -> dict[str, Any]:
+    """The ``optim_wrapper`` of an optimizer: its wrapper type, the constructor it needs (if
+    any, :attr:`OptimizerInfo.constructor`) and :func:`optimizer_cfg`.
+
+    Args:
+        name: Any name :func:`get_info` accepts.
+        **overrides: Optimizer arguments (lr, weight_decay ...), as for :func:`optimizer_cfg`.
+
+    Returns:
+        E.g. ``wrapper_cfg('Muon', lr=1e-3, weight_decay=0.05)`` ->
+        ``{'type': 'OptimWrapper', 'constructor': 'bocb_mm.BOCBOptimWrapperConstructor',
+        'optimizer': {'type': 'bocb_mm.Muon', 'lr': 0.001, 'weight_decay': 0.05}}``.
+    """
+    info = get_info(name)
+    cfg: dict[str, Any] = dict(type=info.wrapper)
+    if info.constructor is not None:
+        cfg['constructor'] = info.constructor
+    cfg['optimizer'] = optimizer_cfg(info.name, **overrides)
+    return cfg
+
+
 def constructor_defaults(cls: type) -> dict[str, Any]:
     """Constructor arguments of ``cls`` (``params`` excluded) -> default, in signature order;
     ``inspect.Parameter.empty`` for a required one (torch's ``required`` sentinel included)."""
@@ -394,3 +421,33 @@ def study_hparams(name: str) -> Mapping[str, tuple[float, float]]:
         ``{backbone: (lr, weight_decay)}`` in the table's order (read-only).
     """
     return MappingProxyType(_study_table().get(get_info(name).name, {}))
+
+
+@functools.lru_cache(maxsize=None)
+def _recommended_table() -> dict[str, dict[str, tuple[float, float]]]:
+    from bocb_mm.configgen.tables import load_post_paper_hparams
+    table = {}
+    for name, rule in load_post_paper_hparams().items():
+        table[name] = {column: tuple(float(v) for v in rule.apply(lr, wd))
+                       for column, (lr, wd) in study_hparams(rule.reference).items()}
+    return table
+
+
+def recommended_hparams(name: str) -> Mapping[str, tuple[float, float]]:
+    """An optimizer's CIFAR-100 ``(lr, weight_decay)`` per backbone column.
+
+    The paper's optimizers: :func:`study_hparams`. The post-paper optimizers: the rule of
+    ``bocb_mm/data/post_paper_cifar100_hparams.csv`` (a factor on a paper optimizer's values in
+    the same column, read by :func:`bocb_mm.configgen.tables.load_post_paper_hparams`), with the
+    keys of the reference's :func:`study_hparams`; the generated configs use the same numbers.
+
+    Args:
+        name: Any name :func:`get_info` accepts.
+
+    Returns:
+        ``{backbone column: (lr, weight_decay)}`` (read-only).
+    """
+    info = get_info(name)
+    if info.suite == 'paper':
+        return study_hparams(info.name)
+    return MappingProxyType(_recommended_table()[info.name])
