@@ -36,6 +36,8 @@ CONFIG_BACKBONE = 'R-50'
 _HPARAMS_SOURCE = ('`bocb_mm/data/paper/cifar100_hparams.csv` (the paper\'s appendix table, '
                    'read by `bocb_mm.optim.zoo.study_hparams`); backbones without a column of '
                    'their own borrow one (`bocb_mm/data/cifar100_hparams_from.csv`)')
+_POST_PAPER_SOURCE = ('`bocb_mm/data/post_paper_cifar100_hparams.csv`, read by '
+                      '`bocb_mm.optim.zoo.recommended_hparams`; docs/configs.md')
 
 
 def card_slug(name: str) -> str:
@@ -76,7 +78,8 @@ def _facts_table(info: zoo.OptimizerInfo) -> list[str]:
     return ['| | |', '|---|---|', *suite,
             f'| category | {info.category} |',
             f'| config type | `{info.type}` ({impl}: `{info.module}.{info.class_name}`) |',
-            f'| optim wrapper | `{info.wrapper}` |',
+            f'| optim wrapper | `{info.wrapper}`'
+            + (f' with `constructor=\'{info.constructor}\'`' if info.constructor else '') + ' |',
             f'| paper | {_paper(info)} |',
             f'| official code | {info.code} |',
             f'| weight decay | {info.weight_decay} |',
@@ -84,15 +87,16 @@ def _facts_table(info: zoo.OptimizerInfo) -> list[str]:
 
 
 def _hparam_rows(info: zoo.OptimizerInfo) -> list[str]:
-    configs = 'the study\'s configs' if info.suite == 'paper' else 'the zoo\'s config'
+    configs = 'the study\'s configs' if info.suite == 'paper' else 'the BOCB configs'
     rows = [f'| argument | default | {configs} | convention |', '|---|---|---|---|']
+    fixed = {**info.defaults, **_rule_args(info)}
     for arg, default in signature_defaults(info).items():
         if arg in IMPLEMENTATION_FLAGS:
             continue
         shown = 'required' if default is inspect.Parameter.empty else f'`{fmt_value(default)}`'
-        if arg in info.defaults:
-            study = f'`{fmt_value(info.defaults[arg])}`'
-        elif arg in ('lr', 'weight_decay') and zoo.study_hparams(info.name):
+        if arg in fixed:
+            study = f'`{fmt_value(fixed[arg])}`'
+        elif arg in ('lr', 'weight_decay') and zoo.recommended_hparams(info.name):
             study = 'per backbone (below)'
         else:
             study = 'default'
@@ -105,11 +109,28 @@ def _hparam_rows(info: zoo.OptimizerInfo) -> list[str]:
     return rows
 
 
+def _rule(info: zoo.OptimizerInfo) -> Any:
+    """The post-paper rule of ``info`` (None for a paper optimizer)."""
+    if info.suite == 'paper':
+        return None
+    from bocb_mm.configgen.tables import load_post_paper_hparams
+    return load_post_paper_hparams()[info.name]
+
+
+def _rule_args(info: zoo.OptimizerInfo) -> dict[str, Any]:
+    """The fixed arguments of a post-paper optimizer's CIFAR-100 configs ({} for the paper's)."""
+    rule = _rule(info)
+    if rule is None:
+        return {}
+    from bocb_mm.configgen.fragments import post_paper_args
+    return post_paper_args(rule)
+
+
 def _study_rows(info: zoo.OptimizerInfo) -> list[str]:
+    rule = _rule(info)
+    if rule is not None:
+        return _recommended_rows(info, rule)
     table = zoo.study_hparams(info.name)
-    if info.suite != 'paper':
-        return ['None: the study predates this optimizer. The config line below uses the '
-                f'library\'s defaults (`{info.requirement}`).']
     if not table:
         return ['The hyper-parameter table has no column for this optimizer.']
     rows = ['| backbone | lr | weight decay |', '|---|---|---|']
@@ -122,16 +143,24 @@ def _study_rows(info: zoo.OptimizerInfo) -> list[str]:
     return rows
 
 
+def _recommended_rows(info: zoo.OptimizerInfo, rule: Any) -> list[str]:
+    table = zoo.recommended_hparams(info.name)
+    rows = [f'None: the study predates this optimizer. Its CIFAR-100 configs '
+            f'(`configs/cifar100_post_paper/`) follow a rule on a paper optimizer\'s values in '
+            f'the same column: **{rule.statement}** ({_POST_PAPER_SOURCE}).', '',
+            '| backbone | lr | weight decay |', '|---|---|---|']
+    rows += [f'| {b} | {fmt_value(lr)} | {fmt_value(wd)} |' for b, (lr, wd) in table.items()]
+    return rows + ['', f'Source: {rule.source}.', '', f'Choices: {rule.note}.']
+
+
 def config_line(info: zoo.OptimizerInfo) -> str:
-    """The ``optim_wrapper`` line of a config with the study's :data:`CONFIG_BACKBONE` values
-    (the library's defaults for an optimizer of the extension suite)."""
-    if info.suite == 'paper':
-        lr, wd = zoo.study_hparams(info.name)[CONFIG_BACKBONE]
-        opt = zoo.optimizer_cfg(info.name, lr=lr, weight_decay=wd)
-    else:
-        opt = zoo.optimizer_cfg(info.name)
-    args = ', '.join(f'{k}={fmt_value(v)}' for k, v in opt.items())
-    return f"optim_wrapper = dict(type='{info.wrapper}', optimizer=dict({args}))"
+    """The ``optim_wrapper`` line of a config with the :data:`CONFIG_BACKBONE` values: the
+    study's, or a post-paper optimizer's recommended values and fixed arguments."""
+    lr, wd = zoo.recommended_hparams(info.name)[CONFIG_BACKBONE]
+    wrapper = zoo.wrapper_cfg(info.name, lr=lr, weight_decay=wd, **_rule_args(info))
+    args = ', '.join(f'{k}={fmt_value(v)}' for k, v in wrapper.pop('optimizer').items())
+    head = ', '.join(f'{k}={fmt_value(v)}' for k, v in wrapper.items())
+    return f'optim_wrapper = dict({head}, optimizer=dict({args}))'
 
 
 def render_generated(info: zoo.OptimizerInfo) -> str:
@@ -140,7 +169,7 @@ def render_generated(info: zoo.OptimizerInfo) -> str:
              '## Update rule', '', '```math',
              f'\\begin{{gathered}} {info.update_rule} \\end{{gathered}}', '```', '',
              '## Hyper-parameters', '', *_hparam_rows(info), '',
-             '## The study\'s lr and weight decay (CIFAR-100, per backbone)', '',
+             f'## {_values_title(info)} (CIFAR-100, per backbone)', '',
              *_study_rows(info), '',
              '## Pitfalls', '', *[f'- {p}' for p in info.pitfalls], '',
              '## Config line', '', '```python',
@@ -153,10 +182,22 @@ def render_generated(info: zoo.OptimizerInfo) -> str:
     return '\n'.join(lines)
 
 
+def _values_title(info: zoo.OptimizerInfo) -> str:
+    if info.suite == 'paper':
+        return 'The study\'s lr and weight decay'
+    return 'The BOCB configs\' lr and weight decay'
+
+
 def _values_source(info: zoo.OptimizerInfo) -> str:
     if info.suite == 'paper':
         return f'{CONFIG_BACKBONE}\'s CIFAR-100 values'
-    return f'the defaults of {info.requirement}'
+    return (f'{CONFIG_BACKBONE}\'s CIFAR-100 values by the rule above, as in '
+            f'`{_rel_config(info)}`')
+
+
+def _rel_config(info: zoo.OptimizerInfo) -> str:
+    from bocb_mm.configgen import cifar100_path
+    return cifar100_path(CONFIG_BACKBONE, info.name)
 
 
 def split_card(text: str) -> tuple[str, str]:

@@ -33,7 +33,7 @@ _EPS = 'added to the denominator'
 _CONFIGS = ('the study predates it: its CIFAR-100 configs (configs/cifar100_post_paper/, written '
             'by tools/gen_configs.py) take lr and weight decay per backbone from a rule on a '
             'paper optimizer\'s values, bocb_mm/data/post_paper_cifar100_hparams.csv (the table '
-            'below, with its source; docs/configs.md), not from a tuning of their own')
+            'above, with its source; docs/configs.md), not from a tuning of their own')
 
 EXTENSIONS: dict[str, dict[str, Any]] = {
     'Muon': dict(
