@@ -10,6 +10,9 @@ Python. Entry points:
 
 * :func:`~bocb_mm.analysis.io.load_results` - read a sweep's long CSV or a paper wide table.
 * :func:`~bocb_mm.analysis.core.analyze` - top-4 / trivial flags, drop-worst rows, coupling scores.
+* :func:`~bocb_mm.analysis.profiles.performance_profile` - performance profiles (Dolan & More).
+* :func:`~bocb_mm.analysis.post_paper.compare_post_paper` - the post-paper optimizers against the
+  paper's.
 * :func:`~bocb_mm.analysis.report.make_report` - write tables, figures, report.md/html and
   summary.json.
 

@@ -213,7 +213,8 @@ def _printed_comparison(bottom: pd.DataFrame, m: np.ndarray, backbones: list[str
 
 
 def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-            categories: dict[str, str] | None = None) -> Analysis:
+            categories: dict[str, str] | None = None,
+            replicates: np.ndarray | None = None) -> Analysis:
     """Compute the BOCB table, bottom rows, coupling scores and (with seeds) their CIs.
 
     Args:
@@ -222,6 +223,9 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
         level: CI coverage.
         seed: Bootstrap RNG seed.
         categories: Optimizer -> category; by default looked up in ``bocb_mm.optim.zoo``.
+        replicates: Bootstrap replicate matrices ``(n_boot, O, B)`` in ``res``'s order to use
+            instead of drawing them from the seeds (so that two analyses share their draws);
+            only used when some cell has several seeds.
 
     Returns:
         The analysis.
@@ -234,8 +238,10 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
     groups = [idx for _, idx in named_groups]
     mat = res.matrix()
     m = mat.to_numpy(float)
-    reps = (coupling.bootstrap_matrices(res.cube(), n_boot, seed)
-            if res.has_seeds and n_boot > 0 else None)
+    reps = None
+    if res.has_seeds and (replicates is not None or n_boot > 0):
+        reps = (replicates if replicates is not None
+                else coupling.bootstrap_matrices(res.cube(), n_boot, seed))
 
     cells = _cells(res, m, categories, level, reps)
     dw = stats.drop_worst_stats(m)
@@ -281,4 +287,4 @@ def analyze(res: ResultSet, n_boot: int = 1000, level: float = 0.95, seed: int =
         rules['dropped_runs'] = ('runs left out: '
                                  + ', '.join(f'{k}: {v}' for k, v in res.dropped.items()))
     return Analysis(res, mat, categories, cats, cells, bottom, btab, otab, printed, conventions,
-                    rules, level, n_boot if reps is not None else 0, reps, groups)
+                    rules, level, len(reps) if reps is not None else 0, reps, groups)

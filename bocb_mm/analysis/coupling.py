@@ -216,11 +216,28 @@ def pairwise_differences(point: np.ndarray, replicates: np.ndarray, names: Seque
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             a, b = (i, j) if point[i] >= point[j] else (j, i)
-            diff = float(point[a] - point[b])
-            if np.isnan(diff):
+            if np.isnan(point[a] - point[b]):
                 continue
-            low, high = percentile_ci(replicates[:, a] - replicates[:, b], level)
-            rows.append(dict(higher=names[a], lower=names[b], difference=diff,
-                             ci_low=float(low), ci_high=float(high),
-                             exceeds_ci=bool(low > 0 or high < 0)))
+            rows.append(dict(higher=names[a], lower=names[b],
+                             **difference(point, replicates, a, b, level)))
     return rows
+
+
+def difference(point: np.ndarray, replicates: np.ndarray, a: int, b: int,
+               level: float = 0.95) -> dict[str, float | bool]:
+    """Difference of a score between items ``a`` and ``b``, with its paired bootstrap interval.
+
+    Args:
+        point: The scores ``(N,)``.
+        replicates: The scores on each bootstrap replicate ``(R, N)``.
+        a: Index of the first item.
+        b: Index of the second item.
+        level: Coverage.
+
+    Returns:
+        ``difference`` (``point[a] - point[b]``), ``ci_low``, ``ci_high`` and ``exceeds_ci``
+        (the interval excludes 0).
+    """
+    low, high = percentile_ci(replicates[:, a] - replicates[:, b], level)
+    return dict(difference=float(point[a] - point[b]), ci_low=float(low), ci_high=float(high),
+                exceeds_ci=bool(low > 0 or high < 0))

@@ -20,6 +20,7 @@ FIGURES: dict[str, tuple[float, float, int]] = {
     'coupling_scores': (14, 9, 100),
     'weight_entropy_ridge': (12, 10, 100),
     'lr_sensitivity': (16, 5, 100),
+    'performance_profiles': (14, 7, 100),
 }
 """Figure name -> (width in inches, height in inches, dpi)."""
 
@@ -422,3 +423,100 @@ def plot_lr_sensitivity(tuning: pd.DataFrame, backbone: str, categories: dict[st
                  'x at 0: diverged)', fontsize=10)
     safe = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in backbone)
     return _save(fig, name, out, stem=f'{name}_{safe}')
+
+
+#: Line styles and shades (mixed toward black < 0 or white > 0) that tell apart the optimizers of
+#: one category in the performance profiles; post-paper ones are thicker and carry markers.
+PROFILE_LINESTYLES = ('-', '--', '-.', ':')
+PROFILE_SHADES = (0.0, -0.4, 0.4, -0.65)
+PROFILE_MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '*', '<', '>')
+
+
+def _shade(color: tuple, amount: float) -> tuple:
+    """Mix an RGB colour toward black (``amount < 0``) or white (``amount > 0``)."""
+    target = 1.0 if amount > 0 else 0.0
+    return tuple(c + abs(amount) * (target - c) for c in color[:3])
+
+
+def profile_styles(optimizers: Sequence[str], categories: dict[str, str],
+                   category_order: Sequence[str], post_paper: Sequence[str]) -> dict[str, dict]:
+    """Line properties of each optimizer's performance profile.
+
+    Colour: its category's; within a category (paper and post-paper counted apart) the line
+    style cycles, then the shade. Post-paper optimizers: thicker lines with a marker each.
+
+    Args:
+        optimizers: Names, in display order.
+        categories: Optimizer -> category.
+        category_order: Category order (the palette's).
+        post_paper: The post-paper optimizers.
+
+    Returns:
+        Name -> keyword arguments of ``Axes.step``.
+    """
+    palette = category_palette(category_order)
+    seen: dict[tuple[str, bool], int] = {}
+    styles = {}
+    for name in optimizers:
+        post = name in post_paper
+        key = (categories.get(name, '?'), post)
+        k = seen[key] = seen.get(key, -1) + 1
+        base = palette.get(key[0], (0.5, 0.5, 0.5))
+        style = dict(color=_shade(base, PROFILE_SHADES[(k // len(PROFILE_LINESTYLES))
+                                                       % len(PROFILE_SHADES)]),
+                     linestyle=PROFILE_LINESTYLES[k % len(PROFILE_LINESTYLES)],
+                     linewidth=2.6 if post else 1.4)
+        if post:
+            style.update(marker=PROFILE_MARKERS[len(styles) % len(PROFILE_MARKERS)],
+                         markersize=7, zorder=3)
+        styles[name] = style
+    return styles
+
+
+def plot_performance_profiles(ratios: pd.DataFrame, area: pd.Series, tau_max: float,
+                              categories: dict[str, str], category_order: Sequence[str],
+                              post_paper: Sequence[str], out: Path) -> Path:
+    """Performance profiles: ``rho(tau)`` step curves over a log ``tau`` axis, one per optimizer.
+
+    Args:
+        ratios: Optimizer x backbone error ratios (:mod:`bocb_mm.analysis.profiles`).
+        area: Optimizer -> area under its profile; the legend lists the optimizers by it.
+        tau_max: Largest ratio covered (the axis ends a little after it).
+        categories: Optimizer -> category (the colour).
+        category_order: Category order.
+        post_paper: Post-paper optimizers (thick lines with markers).
+        out: Folder.
+
+    Returns:
+        The PNG path.
+    """
+    from matplotlib.ticker import NullFormatter
+    from .profiles import TAUS, step_curve
+    name = 'performance_profiles'
+    styles = profile_styles(list(ratios.index), categories, category_order, post_paper)
+    tau_end = tau_max * 1.1
+    fig, ax = _figure(name)
+    for opt in area.sort_values(ascending=False, kind='stable').index:
+        x, y = step_curve(ratios.loc[opt].to_numpy(float), tau_end)
+        suffix = ', post-paper' if opt in post_paper else ''
+        ax.step(x, y, where='post', label=f'{opt} ({area[opt]:.3f}{suffix})', **styles[opt])
+    ax.set_xscale('log')
+    ticks = sorted(set(TAUS) | {float(t) for t in range(3, int(tau_end) + 1)})
+    ax.set_xticks(ticks, [f'{t:g}' for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(1.0, tau_end)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel('tau: error rate within a factor tau of the backbone\'s best (log scale)')
+    ax.set_ylabel('fraction of backbones')
+    ax.set_title('Performance profiles (error = 100 - top-1 of each cell)')
+    ax.grid(alpha=0.3)
+    title = 'optimizer (area)' + ('\nthick, markers: post-paper' if post_paper else '')
+    fig.legend(*ax.get_legend_handles_labels(), title=title, loc='outside right upper',
+               fontsize=8, title_fontsize=8, frameon=False, handlelength=3.5)
+    from matplotlib.patches import Patch
+    palette = category_palette(category_order)
+    used = [c for c in category_order if c in set(categories.get(o) for o in ratios.index)]
+    fig.legend(handles=[Patch(color=palette[c], label=c) for c in used],
+               title='colour: optimizer category', fontsize=8, title_fontsize=8,
+               ncols=max(len(used), 1), loc='outside lower center', frameon=False)
+    return _save(fig, name, out)

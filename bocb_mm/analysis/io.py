@@ -393,7 +393,7 @@ def _load_long(frame: pd.DataFrame, status_drop: frozenset,
         where = ', '.join(labels[i] for i in np.flatnonzero(dup)[:6])
         raise BocbInputError(f'duplicate runs for the same {"/".join(key)} at {where}')
     backbones = order_like(list(dict.fromkeys(frame['backbone'])), list_backbones())
-    optimizers = order_like(list(dict.fromkeys(frame['optimizer'])), list_optimizers())
+    optimizers = order_like(list(dict.fromkeys(frame['optimizer'])), list_optimizers('all'))
     return ResultSet(frame, 'long', backbones=backbones, optimizers=optimizers, dropped=dropped,
                      notes=notes)
 

@@ -25,6 +25,7 @@ EXPECTED_PX = {
     'coupling_scores': (1400, 900),
     'hparam_robustness': (1400, 600),
     'weight_entropy_ridge': (1200, 1000),
+    'performance_profiles': (1400, 700),
 }
 
 
@@ -236,7 +237,7 @@ def test_summary_content(paper_report):
     assert summary['weight_entropy']['sgd']['n_layers'] == 3
     assert summary['hparam_robustness']['AdamW']['n_backbones'] == 16
     html = (out / 'report.html').read_text()
-    assert html.count('data:image/png;base64,') == 5
+    assert html.count('data:image/png;base64,') == 6
     md = (out / 'report.md').read_text()
     for name in EXPECTED_PX:
         assert f'figures/{name}.png' in md

@@ -15,6 +15,9 @@ from ..core import Analysis, analyze, optimizer_categories
 from ..entropy import layer_entropy, layer_histograms, load_checkpoints
 from ..hparams import hparam_distance, hparams_from_results, load_hparams, robustness_summary
 from ..io import ResultSet, load_results
+from ..post_paper import (PostPaperComparison, compare_post_paper, extended_replicates,
+                          split_post_paper, suite)
+from ..profiles import PerformanceProfile, performance_profile
 from ..tables import write_tables
 from ..tuning import coupling_differences, final_table, load_tuning
 from .render import render_html, render_markdown
@@ -148,12 +151,54 @@ def _with_typical_lr(final: pd.DataFrame, tuning: pd.DataFrame | None) -> pd.Dat
     return final
 
 
-def _tuned_outputs(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame | None,
+def _profile_outputs(an_all: Analysis, post: list[str],
+                     written: Written) -> PerformanceProfile:
+    """Performance profiles of every optimizer present: table and figure.
+
+    Args:
+        an_all: Analysis of all optimizers (post-paper ones included).
+        post: The post-paper optimizers.
+        written: Updated with ``performance_profiles.csv`` and the figure.
+
+    Returns:
+        The profile; its table gains ``suite`` and ``category`` columns.
+    """
+    profile = performance_profile(an_all.matrix)
+    table = profile.table
+    table.insert(0, 'category', [an_all.categories[o] for o in table.index])
+    table.insert(0, 'suite', [suite(o) for o in table.index])
+    written.csv(table, 'performance_profiles.csv', float_format='%.6g')
+    written.figs['performance_profiles'] = figures.plot_performance_profiles(
+        profile.ratios, table['area'], profile.tau_max, an_all.categories,
+        an_all.category_order, post, written.fig_dir)
+    return profile
+
+
+def _post_paper_outputs(an_all: Analysis, post: list[str],
+                        written: Written) -> PostPaperComparison | None:
+    """The post-paper optimizers against the paper's: ``post_paper_optimizers.csv``.
+
+    Returns:
+        The comparison, or None without post-paper optimizers.
+    """
+    if not post:
+        return None
+    comparison = compare_post_paper(an_all, post)
+    written.csv(comparison.table, 'post_paper_optimizers.csv', float_format='%.6g')
+    return comparison
+
+
+def _tuned_outputs(an: Analysis, an_all: Analysis, protocol: dict[str, Any],
+                   tuning: pd.DataFrame | None,
                    written: Written) -> tuple[dict[str, list], dict[str, Any]]:
     """Tables, figures, sections and summary entries of a tuned grid.
 
+    The final table and the lr-sensitivity figures show every pair that was trained; the
+    coupling differences are the main analysis's.
+
     Args:
-        an: Analysis of the final runs.
+        an: Main analysis of the final runs (the paper's optimizers).
+        an_all: Analysis of every optimizer's final runs (``an`` without post-paper ones).
         protocol: The protocol's description (see :func:`make_report`).
         tuning: Tuning rows, or None.
         written: Updated with the tables and the lr-sensitivity figures.
@@ -161,7 +206,7 @@ def _tuned_outputs(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame 
     Returns:
         ``(extra sections, summary entries)``.
     """
-    final = _with_typical_lr(final_table(an, protocol.get('diverged', [])), tuning)
+    final = _with_typical_lr(final_table(an_all, protocol.get('diverged', [])), tuning)
     diffs = coupling_differences(an)
     written.csv(final, 'final_table.csv', index=False, float_format='%.6g')
     written.csv(diffs, 'coupling_differences.csv', index=False, float_format='%.4f')
@@ -170,7 +215,7 @@ def _tuned_outputs(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame 
         tuned_backbones = set(tuning['backbone'])
         for b in [b for b in an.results.backbones if b in tuned_backbones]:
             sensitivity[f'lr_sensitivity:{b}'] = figures.plot_lr_sensitivity(
-                tuning, b, an.categories, an.category_order, written.fig_dir)
+                tuning, b, an_all.categories, an_all.category_order, written.fig_dir)
     written.figs.update(sensitivity)
     extra = tuned_sections(an, protocol, final, diffs, sensitivity, written.out)
     return extra, tuned_entries(protocol, final, diffs)
@@ -178,19 +223,21 @@ def _tuned_outputs(an: Analysis, protocol: dict[str, Any], tuning: pd.DataFrame 
 
 def _write_documents(an: Analysis, hp_summary: pd.DataFrame | None,
                      entropy: pd.DataFrame | None, extra: dict[str, list] | None,
-                     tuned: dict[str, Any] | None, written: Written) -> dict[str, Any]:
+                     tuned: dict[str, Any] | None, profile: PerformanceProfile,
+                     post_paper: PostPaperComparison | None, written: Written) -> dict[str, Any]:
     """Write ``report.md``, ``report.html`` and ``summary.json``.
 
     Returns:
         The summary.
     """
     out = written.out
-    secs = build_sections(an, written.figs, hp_summary, entropy, out, extra)
+    secs = build_sections(an, written.figs, hp_summary, entropy, out, extra, profile,
+                          post_paper)
     (out / 'report.md').write_text(render_markdown(an, secs), encoding='utf-8')
     (out / 'report.html').write_text(render_html(an, secs, out), encoding='utf-8')
     for name in ('report.md', 'report.html', 'summary.json'):
         written.files[name] = name
-    summary = build_summary(an, hp_summary, entropy, written.files, tuned)
+    summary = build_summary(an, hp_summary, entropy, written.files, tuned, profile, post_paper)
     (out / 'summary.json').write_text(json.dumps(summary, indent=2), encoding='utf-8')
     return summary
 
@@ -202,6 +249,11 @@ def make_report(results: str | Path | ResultSet, out: str | Path,
                 protocol: dict[str, Any] | None = None,
                 tuning: str | Path | pd.DataFrame | None = None) -> dict[str, Any]:
     """Analyse results and write the whole report into a folder.
+
+    The main analysis (BOCB table, scores, their figures) keeps the paper's optimizers; the
+    post-paper ones (``bocb_mm.optim.zoo`` suite ``'post-paper'``), when present, are compared
+    with them in their own section (:mod:`bocb_mm.analysis.post_paper`), and the performance
+    profiles (:mod:`bocb_mm.analysis.profiles`) include every optimizer.
 
     Args:
         results: A results CSV (long or wide format) or a loaded :class:`ResultSet`.
@@ -219,7 +271,7 @@ def make_report(results: str | Path | ResultSet, out: str | Path,
             the protocol's description, shown in the report and ``summary.json``; its
             ``diverged`` entry lists the runs that did not finish, its ``chosen_without_signal``
             entry the pairs chosen with no grid point above the stall threshold. Adds the final
-            table and the coupling differences larger than their CIs.
+            table (every pair trained) and the coupling differences larger than their CIs.
         tuning: The protocol's tuning rows (``tuning.csv`` or frame): adds one lr-sensitivity
             figure per backbone.
 
@@ -231,9 +283,14 @@ def make_report(results: str | Path | ResultSet, out: str | Path,
     res = results if isinstance(results, ResultSet) else load_results(results)
     log(f'loaded {res.source or "results"}: {res.fmt} format, {len(res.backbones)} backbones x '
         f'{len(res.optimizers)} optimizers, {len(res.runs)} runs')
-    an = analyze(res, n_boot=n_boot, level=level, seed=seed)
+    main, post = split_post_paper(res)
+    an = analyze(main, n_boot=n_boot, level=level, seed=seed)
+    an_all = an if not post else analyze(
+        res, n_boot=n_boot, level=level, seed=seed,
+        replicates=extended_replicates(an, res, n_boot, seed))
     log('analysis done' + (f' (bootstrap CIs, {an.n_boot} replicates)' if an.has_ci
-                           else ' (single seed per cell: no CIs)'))
+                           else ' (single seed per cell: no CIs)')
+        + (f'; post-paper optimizers apart: {", ".join(post)}' if post else ''))
     written = Written(out, {k: p.name for k, p in write_tables(an, out).items()})
     log(f'tables written: {", ".join(sorted(written.files))}')
 
@@ -241,14 +298,17 @@ def make_report(results: str | Path | ResultSet, out: str | Path,
     hp_frame = _hparam_frame(an, hparams)
     hp_summary = _hparam_outputs(an, hp_frame, written) if hp_frame is not None else None
     entropy = _entropy_outputs(checkpoints, checkpoint_labels, written) if checkpoints else None
+    profile = _profile_outputs(an_all, post, written)
+    post_paper = _post_paper_outputs(an_all, post, written)
     extra, tuned = None, None
     if protocol is not None:
         frame = load_tuning(tuning) if tuning is not None else None
-        extra, tuned = _tuned_outputs(an, protocol, frame, written)
+        extra, tuned = _tuned_outputs(an, an_all, protocol, frame, written)
     log(f'figures written: {", ".join(sorted(written.figs))}')
     for k, p in written.figs.items():
         written.files[f'figure:{k}'] = str(p.relative_to(out))
 
-    summary = _write_documents(an, hp_summary, entropy, extra, tuned, written)
+    summary = _write_documents(an, hp_summary, entropy, extra, tuned, profile, post_paper,
+                               written)
     log(f'report written: {out / "report.md"}, {out / "report.html"}, {out / "summary.json"}')
     return summary

@@ -14,6 +14,10 @@ import pandas as pd
 from ..core import Analysis
 from ..coupling import RULES as COUPLING_RULES
 from ..hparams import RULE as HPARAM_RULE
+from ..post_paper import RULE as POST_PAPER_RULE
+from ..post_paper import PostPaperComparison
+from ..profiles import RULE as PROFILE_RULE
+from ..profiles import TAUS, PerformanceProfile, rho_column
 from ..tables import LEGEND, fmt, short_category
 from ..tuning import best_per_backbone
 
@@ -197,9 +201,65 @@ def _entropy_section(entropy: pd.DataFrame, image: str) -> Section:
                    table=_score_table(per_checkpoint, ['layers', 'mean', 'min', 'max'], False))
 
 
+def _profile_section(profile: PerformanceProfile, seeds: bool, image: str | None) -> Section:
+    """The performance profiles: figure and ``rho`` table, by area."""
+    table = profile.table
+    header = ['optimizer', 'suite', 'cat.'] + [f'rho({t:g})' for t in TAUS] + [
+        'area', 'best on', 'results']
+    rows = [[str(o), r['suite'], short_category(r['category'])]
+            + [fmt(r[rho_column(t)]) for t in TAUS]
+            + [f'{r["area"]:.3f}', str(int(r['n_best'])), str(int(r['n_backbones']))]
+            for o, r in table.iterrows()]
+    text = [PROFILE_RULE + '.',
+            f'tau_max = {profile.tau_max:.3g}; the table and the legend list the optimizers by '
+            'area (higher = closer to the best on more backbones).']
+    if seeds:
+        text.append('Each cell is the mean over its seeds (no bootstrap band).')
+    return Section('Performance profiles', text, image=image, table=(header, rows))
+
+
+def _rank_cell(rank: float, top1: float, n: int) -> str:
+    """``rank/n (top-1)`` of a cell (rank among ``n`` optimizers), ``-`` without a result."""
+    if np.isnan(rank):
+        return '-'
+    return f'{rank:g}/{n} ({fmt(top1)})'
+
+
+def _post_paper_section(cmp: PostPaperComparison, level: float) -> Section:
+    """The post-paper optimizers' coupling and ranks next to the paper's references."""
+    table = cmp.table
+    backbones = [c[5:-1] for c in table.columns if c.startswith('rank[')]
+    ci = f' {level:.0%} CI' if cmp.has_ci else ''
+    header = (['optimizer', 'role', 'cat.', 'coupling']
+              + ([f'coupling{ci}'] if cmp.has_ci else [])
+              + [f'diff. to {cmp.reference}'] + ([f'diff.{ci}'] if cmp.has_ci else [])
+              + ['finding', 'mean rank'] + [f'{b}: rank (top-1)' for b in backbones])
+    rows = []
+    for o, r in table.iterrows():
+        row = [str(o), r['role'], short_category(r['category']), fmt(r['coupling'])]
+        row += [_interval(r['coupling_ci_low'], r['coupling_ci_high'])] if cmp.has_ci else []
+        row += [fmt(r['difference'])]
+        row += ([_interval(r['difference_ci_low'], r['difference_ci_high'])
+                 if not np.isnan(r['difference_ci_low']) else '-'] if cmp.has_ci else [])
+        row += [r['finding'], fmt(r['mean_rank'])]
+        row += [_rank_cell(r[f'rank[{b}]'], r[f'top1[{b}]'], cmp.n_optimizers[b])
+                for b in backbones]
+        rows.append(row)
+    best = [f'- best paper optimizer on {b}: {o} '
+            + _rank_cell(table.at[o, f'rank[{b}]'], table.at[o, f'top1[{b}]'], cmp.n_optimizers[b])
+            for b, o in cmp.best_paper.items()]
+    return Section('Optimizers after the paper', [
+        f'**{cmp.verdict}**', POST_PAPER_RULE + '.',
+        'Scores and ranks here come from the analysis of all optimizers (the gap to the best '
+        'counts the post-paper ones too), so the paper optimizers\' scores can differ from the '
+        'tables above.'] + best, table=(header, rows))
+
+
 def build_sections(an: Analysis, figs: dict[str, Path], hp_summary: pd.DataFrame | None,
                    entropy: pd.DataFrame | None, out: Path,
-                   extra: dict[str, list[Section]] | None = None) -> list[Section]:
+                   extra: dict[str, list[Section]] | None = None,
+                   profile: PerformanceProfile | None = None,
+                   post_paper: PostPaperComparison | None = None) -> list[Section]:
     """Assemble the report's sections.
 
     Args:
@@ -210,6 +270,8 @@ def build_sections(an: Analysis, figs: dict[str, Path], hp_summary: pd.DataFrame
         out: Report folder (image paths are made relative to it).
         extra: Sections of a tuned grid: ``'head'`` ones follow the rules, ``'tail'`` ones the
             coupling scores (:func:`tuned_sections`).
+        profile: Performance profiles (a section after the optimizer scores), or None.
+        post_paper: The post-paper comparison (a section after the profiles), or None.
 
     Returns:
         The sections.
@@ -224,6 +286,11 @@ def build_sections(an: Analysis, figs: dict[str, Path], hp_summary: pd.DataFrame
         secs += _paper_sections(an)
     secs += [_figure_section(name, rel[name]) for name in CORE_FIGURES]
     secs += [_backbone_scores_section(an), _optimizer_scores_section(an)]
+    if profile is not None:
+        secs.append(_profile_section(profile, an.results.has_seeds,
+                                     rel.get('performance_profiles')))
+    if post_paper is not None:
+        secs.append(_post_paper_section(post_paper, an.level))
     secs += extra.get('tail', [])
     if hp_summary is not None:
         secs.append(_hparam_section(hp_summary, rel.get('hparam_robustness')))

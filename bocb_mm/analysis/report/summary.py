@@ -11,6 +11,10 @@ import pandas as pd
 from ..core import Analysis
 from ..coupling import RULES as COUPLING_RULES
 from ..hparams import RULE as HPARAM_RULE
+from ..post_paper import RULE as POST_PAPER_RULE
+from ..post_paper import PostPaperComparison
+from ..profiles import RULE as PROFILE_RULE
+from ..profiles import PerformanceProfile
 
 PAPER_ROWS_NOTE = ('the paper\'s printed Mean / Std/Range rows are not reproducible from its own '
                    'table under any of the conventions tried; differences are recomputed - printed')
@@ -159,6 +163,41 @@ def _entropy_entry(entropy: pd.DataFrame | None) -> dict[str, Any] | None:
             for ck, v in per_checkpoint}
 
 
+def _profile_entry(profile: PerformanceProfile | None, seeds: bool) -> dict[str, Any] | None:
+    """The performance profiles: rule, ``tau_max`` and per optimizer (by area) its row.
+
+    Args:
+        profile: The profiles, or None.
+        seeds: Whether cells are seed means.
+
+    Returns:
+        The entry, or None without profiles.
+    """
+    if profile is None:
+        return None
+    return {'rule': PROFILE_RULE, 'seed_means': seeds, 'tau_max': profile.tau_max,
+            'optimizers': {o: r.to_dict() for o, r in profile.table.iterrows()}}
+
+
+def _post_paper_entry(cmp: PostPaperComparison | None) -> dict[str, Any] | None:
+    """The post-paper comparison: verdict, reference, best paper per backbone, table rows.
+
+    Args:
+        cmp: The comparison, or None without post-paper optimizers.
+
+    Returns:
+        The entry, or None.
+    """
+    if cmp is None:
+        return None
+    return {'rule': POST_PAPER_RULE, 'verdict': cmp.verdict,
+            'less_coupled_than_every_paper_optimizer': cmp.less_coupled,
+            'least_coupled_paper_optimizer': cmp.reference,
+            'best_paper_optimizer': cmp.best_paper, 'n_optimizers': cmp.n_optimizers,
+            'has_ci': cmp.has_ci,
+            'optimizers': {o: r.to_dict() for o, r in cmp.table.iterrows()}}
+
+
 def tuned_entries(protocol: dict[str, Any], final: pd.DataFrame,
                   diffs: pd.DataFrame) -> dict[str, Any]:
     """The summary entries of a tuned grid.
@@ -180,7 +219,9 @@ def tuned_entries(protocol: dict[str, Any], final: pd.DataFrame,
 
 
 def build_summary(an: Analysis, hp_summary: pd.DataFrame | None, entropy: pd.DataFrame | None,
-                  files: dict[str, str], tuned: dict[str, Any] | None = None) -> dict[str, Any]:
+                  files: dict[str, str], tuned: dict[str, Any] | None = None,
+                  profile: PerformanceProfile | None = None,
+                  post_paper: PostPaperComparison | None = None) -> dict[str, Any]:
     """The content of ``summary.json``.
 
     Args:
@@ -190,6 +231,8 @@ def build_summary(an: Analysis, hp_summary: pd.DataFrame | None, entropy: pd.Dat
         files: Output name -> relative path.
         tuned: Keys ``protocol``, ``final_table``, ``coupling_differences`` of a tuned grid
             (:func:`tuned_entries`).
+        profile: Performance profiles of every optimizer, or None.
+        post_paper: The post-paper comparison, or None.
 
     Returns:
         A JSON-ready dict.
@@ -210,6 +253,8 @@ def build_summary(an: Analysis, hp_summary: pd.DataFrame | None, entropy: pd.Dat
         'hparam_robustness': ({o: r.to_dict() for o, r in hp_summary.iterrows()}
                               if hp_summary is not None else None),
         'weight_entropy': _entropy_entry(entropy),
+        'performance_profiles': _profile_entry(profile, an.results.has_seeds),
+        'post_paper': _post_paper_entry(post_paper),
         'protocol': None,
         'final_table': None,
         'coupling_differences': None,
@@ -244,6 +289,12 @@ def short_summary(summary: dict[str, Any], n: int = 3) -> str:
              + ', '.join(f'{o} {ob[o]["generality"]["mean_rank"]:.2f}' for o in by_rank[:n]),
              'least general optimizers (mean rank): '
              + ', '.join(f'{o} {ob[o]["generality"]["mean_rank"]:.2f}' for o in by_rank[::-1][:n])]
+    profiles = (summary.get('performance_profiles') or {}).get('optimizers') or {}
+    if profiles:
+        lines.append('largest performance-profile area: ' + ', '.join(
+            f'{o} {v["area"]:.3f}' for o, v in list(profiles.items())[:n]))
+    if summary.get('post_paper'):
+        lines.append('post-paper optimizers: ' + summary['post_paper']['verdict'])
     printed = summary.get('paper_printed_bottom_rows')
     if printed:
         d = printed['max_abs_diff']
