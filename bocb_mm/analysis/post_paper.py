@@ -55,11 +55,13 @@ def split_post_paper(res: ResultSet) -> tuple[ResultSet, list[str]]:
         res: All results.
 
     Returns:
-        ``(main results, post-paper names)``; ``res`` itself when it has no post-paper optimizer.
+        ``(main results, post-paper names)``; the main results are ``res`` itself when it has no
+        post-paper optimizer, or fewer than two others (too few to compare: the main analysis
+        then covers every optimizer).
     """
     post = [o for o in res.optimizers if suite(o) == POST_PAPER]
-    if not post:
-        return res, []
+    if not post or len(res.optimizers) - len(post) < 2:
+        return res, post
     runs = res.runs[~res.runs['optimizer'].isin(post)].reset_index(drop=True)
     kept = set(runs['backbone'])
     note = (f'post-paper optimizers left out of the main analysis: {", ".join(post)} (see '
@@ -167,6 +169,9 @@ def _verdict(findings: dict[str, str], diffs: dict, reference: str | None, has_c
     compared = [o for o, f in findings.items() if f != NOT_COMPARED]
     if not compared:
         return 'No post-paper optimizer has a result on every backbone: the data cannot tell.'
+    missing = [o for o, f in findings.items() if f == NOT_COMPARED]
+    tail = (f' Not compared (no result on every backbone): {", ".join(missing)}.'
+            if missing else '')
     less = [o for o in compared if findings[o] == LESS]
     text = ', '.join(f'{o} ({diffs[o]["difference"]:+.2f}'
                      + (f' [{diffs[o]["ci_low"]:+.2f}, {diffs[o]["ci_high"]:+.2f}])' if has_ci
@@ -175,14 +180,14 @@ def _verdict(findings: dict[str, str], diffs: dict, reference: str | None, has_c
         verb = 'has' if len(less) == 1 else 'have'
         return (f'Yes: {text} {verb} a smaller coupling score than every paper optimizer; the CI '
                 f'of the difference to the least coupled paper optimizer, {reference}, '
-                'excludes 0.')
+                'excludes 0.' + tail)
     if all(findings[o] == MORE for o in compared):
-        return (f'No: every post-paper optimizer is more coupled than {reference}, the least '
-                f'coupled paper optimizer (CIs exclude 0): {text}.')
+        return (f'No: every post-paper optimizer compared is more coupled than {reference}, the '
+                f'least coupled paper optimizer (CIs exclude 0): {text}.' + tail)
     why = ('no CI excludes 0 below it' if has_ci
            else 'one seed per cell, so no CIs: point estimates only')
     return (f'The data cannot tell: against {reference}, the least coupled paper optimizer, '
-            f'{why}; differences: {text}.')
+            f'{why}; differences: {text}.' + tail)
 
 
 def compare_post_paper(an: Analysis, post: Sequence[str]) -> PostPaperComparison:

@@ -148,6 +148,16 @@ def test_main_analysis_keeps_the_paper_optimizers(post_paper_report):
     assert {profiles[o]['suite'] for o in POST} == {'post-paper'}
 
 
+def test_post_paper_optimizers_alone_are_analysed_together(tmp_path):
+    from bocb_mm.analysis.report import make_report
+    results = _synthetic_runs(tmp_path / 'runs.csv', {'AdamW': PAPER['AdamW'], **POST})
+    summary = make_report(results, tmp_path / 'report', hparams=False, n_boot=100)
+    assert set(summary['optimizers']) == {'AdamW'} | set(POST)  # one paper optimizer: all in
+    entry = summary['post_paper']
+    assert entry['least_coupled_paper_optimizer'] == 'AdamW'
+    assert entry['optimizers']['Muon']['finding'] == 'less coupled'
+
+
 def test_post_paper_rows_leave_the_paper_tables_unchanged(tmp_path):
     from bocb_mm.analysis.report import make_report
     rng = np.random.default_rng(3)

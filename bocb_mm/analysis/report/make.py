@@ -285,7 +285,7 @@ def make_report(results: str | Path | ResultSet, out: str | Path,
         f'{len(res.optimizers)} optimizers, {len(res.runs)} runs')
     main, post = split_post_paper(res)
     an = analyze(main, n_boot=n_boot, level=level, seed=seed)
-    an_all = an if not post else analyze(
+    an_all = an if main is res else analyze(
         res, n_boot=n_boot, level=level, seed=seed,
         replicates=extended_replicates(an, res, n_boot, seed))
     log('analysis done' + (f' (bootstrap CIs, {an.n_boot} replicates)' if an.has_ci
