@@ -101,13 +101,13 @@ def pretrain_extra_args(optimizer: str, table_args: dict | None = None) -> dict:
     return args
 
 
-def post_paper_args(rule: Any, epochs: int = CIFAR100_EPOCHS) -> dict:
+def post_paper_args(rule: Any,
+                    run_iters: int = CIFAR100_EPOCHS * CIFAR100_ITERS_PER_EPOCH) -> dict:
     """A post-paper optimizer's fixed arguments (:class:`~bocb_mm.configgen.tables.PostPaperRule`
-    ``args``), :data:`~bocb_mm.configgen.tables.RUN_ITERS` replaced by the iterations of a
-    CIFAR-100 run of ``epochs`` epochs."""
+    ``args``), :data:`~bocb_mm.configgen.tables.RUN_ITERS` replaced by ``run_iters`` (default:
+    the iterations of a CIFAR-100 config, 200 epochs x 500)."""
     from .tables import RUN_ITERS
-    return {key: epochs * CIFAR100_ITERS_PER_EPOCH if value == RUN_ITERS else value
-            for key, value in rule.args.items()}
+    return {key: run_iters if value == RUN_ITERS else value for key, value in rule.args.items()}
 
 
 def post_paper_param_scheduler(rule: Any, row: dict[str, str]) -> list[dict] | None:

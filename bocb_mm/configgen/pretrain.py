@@ -408,5 +408,5 @@ def write(entries: list[Item]) -> tuple[int, int]:
 
 def list_line(e: Entry) -> str:
     """One line of ``--list``."""
-    return (f'{e.dataset:9s} {e.backbone:8s} {e.optimizer:9s} {e.recipe:8s} {e.input_size:3d}  '
+    return (f'{e.dataset:9s} {e.backbone:8s} {e.optimizer:19s} {e.recipe:8s} {e.input_size:3d}  '
             f'lr={e.lr:8s} wd={e.weight_decay:6s} from={e.hparams_from:8s} {e.path}')

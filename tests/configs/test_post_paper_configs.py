@@ -160,6 +160,12 @@ def test_grid_and_paths():
     assert pretrain.cifar100_path('R-50', 'AdamW').startswith('configs/cifar100/resnet50/')
 
 
+@functools.lru_cache(maxsize=None)
+def _paper_config(backbone: str) -> Config:
+    """The backbone's paper AdamW config (the same base as its post-paper configs)."""
+    return Config.fromfile(osp.join(REPO, pretrain.cifar100_path(backbone, 'AdamW')))
+
+
 def _lr_schedulers(cfg: Config) -> list[dict]:
     return [s for s in cfg.param_scheduler if s.get('param_name', 'lr') == 'lr']
 
@@ -172,7 +178,7 @@ def test_post_paper_config(path):
     assert info.suite == 'post-paper' and bocb['suite'] == 'post-paper'
     assert bocb['hparams_source'] == _rel(tables.POST_PAPER_HPARAMS)
     # the recipe is the paper grid's: the same base as the backbone's 20 paper configs
-    paper = Config.fromfile(osp.join(REPO, pretrain.cifar100_path(bocb['backbone'], 'AdamW')))
+    paper = _paper_config(bocb['backbone'])
     assert cfg.model == paper.model and cfg.train_dataloader == paper.train_dataloader
     assert cfg.optim_wrapper.paramwise_cfg == paper.optim_wrapper.paramwise_cfg
     assert cfg.optim_wrapper.get('clip_grad') == paper.optim_wrapper.get('clip_grad')
