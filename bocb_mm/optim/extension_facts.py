@@ -89,7 +89,8 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'matrices only)',
             _CONFIGS)),
     'Kron': dict(
-        module='timm.optim.kron', class_name='Kron', requirement=TIMM, category='ESTIMATED_LR',
+        module='bocb_mm.optim.extensions', class_name='Kron', requirement=TIMM,
+        category='ESTIMATED_LR',
         venue="TNNLS'2018", paper='Preconditioned Stochastic Gradient Descent (PSGD, Kronecker '
         'factored preconditioner)', arxiv='1512.04202',
         code='https://github.com/evanatyourservice/kron_torch', weight_decay='coupled',
@@ -124,7 +125,10 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             flatten_end_dim='last flattened dimension',
             stochastic_weight_decay='multiply the decay by a random factor',
             deterministic='draw the probe $v$ from a generator seeded by the optimizer\'s own '
-                          'RNG, which the state_dict saves, so that a resume repeats the draws'),
+                          'RNG, which the state_dict saves, so that a resume repeats the draws',
+            compile_kernels='compile the preconditioner kernels with torch.compile (timm\'s '
+                            'behaviour); False runs them eagerly (bocb_mm\'s subclass, the same '
+                            'step)'),
         pitfalls=(
             'the probe $v$ of each preconditioner update comes from torch\'s global generator '
             'and the rebalancing of the factors (about 1 update in 100) from the optimizer\'s '
@@ -134,8 +138,11 @@ EXTENSIONS: dict[str, dict[str, Any]] = {
             'decoupled_decay=True',
             'timm\'s default schedule refreshes at every step for 500 steps: the first steps '
             'cost several times an AdamW step',
-            'timm compiles four preconditioner kernels with torch.compile when the optimizer is '
-            'built and first stepped: tens of seconds on CPU before the first step returns',
+            'timm compiles four preconditioner kernels with torch.compile(dynamic=False) at the '
+            'first steps, once per parameter shape: tens of seconds on CPU before the first step '
+            'returns (compile_kernels=False runs them eagerly, as fast on small models); the '
+            'einsum of a 4-D conv kernel needs opt_einsum (a pinned requirement) for its '
+            'contraction order, without it the compiled kernel asks for tens of GB',
             _CONFIGS)),
     'MARS': dict(
         module='timm.optim.mars', class_name='Mars', requirement=TIMM, category='ADAPTIVE_LR',

@@ -3,7 +3,9 @@
 Each optimizer of :data:`bocb_mm.optim.extension_facts.EXTENSIONS` is its library's own class
 (timm, pytorch_optimizer, schedulefree), registered in ``bocb_mm.registry.OPTIMIZERS`` as
 ``type='bocb_mm.<class_name>'``: building it through mmengine gives exactly the library's
-optimizer. :class:`CautiousAdamW` only sets timm's ``caution=True`` by default.
+optimizer. Two thin subclasses change nothing in the step: :class:`CautiousAdamW` only sets
+timm's ``caution=True`` by default, and :class:`Kron` adds ``compile_kernels`` (False: timm's
+preconditioner kernels run eagerly instead of through ``torch.compile``).
 
 A library that is not installed does not fail the import: its optimizers are registered as a
 builder that raises an ``ImportError`` naming the pinned pip package.
@@ -11,6 +13,7 @@ builder that raises an ``ImportError`` naming the pinned pip package.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Callable
 
 from bocb_mm.optim.zoo import OptimizerInfo, get_info, list_optimizers, missing_library_message
@@ -54,6 +57,49 @@ else:
                              corrected_weight_decay=corrected_weight_decay, maximize=maximize,
                              foreach=foreach, capturable=capturable,
                              clipping_threshold=clipping_threshold)
+
+
+try:
+    from timm.optim import kron as timm_kron
+except ImportError:  # timm missing: Kron gets the builder that names the package
+    pass
+else:
+    __all__ += ['Kron']
+
+    class Kron(timm_kron.Kron):
+        """timm's Kron (PSGD with Kronecker-factored preconditioners), its kernels compiled or not.
+
+        timm compiles the four preconditioner kernels with ``torch.compile(dynamic=False)``: one
+        compilation per parameter shape at the first steps, tens of seconds on a CPU, and the
+        inductor code of a conv kernel's einsum needs ``opt_einsum`` for a sane contraction
+        order. ``compile_kernels=False`` runs the same functions eagerly (the same step; on small
+        models and short runs, the faster choice). Every other argument is timm's.
+
+        Args:
+            params: Parameters or parameter groups.
+            *args: timm's positional arguments.
+            compile_kernels: Compile the preconditioner kernels (timm's behaviour).
+            **kwargs: timm's keyword arguments.
+        """
+
+        _KERNELS = ('_calc_A_and_conjB', '_q_terms', '_precond_grad', '_balance_Q')
+
+        def __init__(self, params: Any, *args: Any, compile_kernels: bool = True,
+                     **kwargs: Any) -> None:
+            self.compile_kernels = compile_kernels
+            super().__init__(params, *args, **kwargs)
+
+        def _init_fns(self) -> None:
+            super()._init_fns()
+            if not getattr(self, 'compile_kernels', True):
+                for kernel in self._KERNELS:
+                    setattr(self, kernel, getattr(timm_kron, kernel))
+
+    _timm_signature = inspect.signature(timm_kron.Kron)
+    Kron.__signature__ = _timm_signature.replace(parameters=[
+        *_timm_signature.parameters.values(),
+        inspect.Parameter('compile_kernels', inspect.Parameter.KEYWORD_ONLY, default=True,
+                          annotation=bool)])
 
 
 def _missing(info: OptimizerInfo) -> Callable[..., Any]:

@@ -33,10 +33,14 @@ STEPPED = [pytest.param(name, marks=pytest.mark.slow) if name == 'Kron' else nam
 
 def library_class(name: str) -> type:
     """The library's own class behind an extension optimizer (timm's AdamWLegacy for Cautious
-    AdamW, which the registered class only gives ``caution=True`` by default)."""
+    AdamW, which the registered class only gives ``caution=True`` by default; timm's Kron, which
+    the registered class only gives ``compile_kernels``)."""
     if name == 'Cautious AdamW':
         from timm.optim.adamw import AdamWLegacy
         return AdamWLegacy
+    if name == 'Kron':  # the registered subclass only adds compile_kernels
+        from timm.optim.kron import Kron
+        return Kron
     info = get_info(name)
     return getattr(importlib.import_module(info.module), info.class_name)
 
@@ -152,6 +156,7 @@ def libraries_missing(monkeypatch):
     for library in LIBRARIES:
         monkeypatch.setitem(sys.modules, library, None)
     monkeypatch.delattr(extensions, 'CautiousAdamW')
+    monkeypatch.delattr(extensions, 'Kron')
     yield importlib.reload(extensions)
     monkeypatch.undo()
     importlib.reload(extensions)
@@ -160,6 +165,7 @@ def libraries_missing(monkeypatch):
 def test_missing_library_skips_and_names_the_package(libraries_missing):
     assert libraries_missing.registered_extensions() == {name: False for name in POST_PAPER}
     assert not hasattr(libraries_missing, 'CautiousAdamW')
+    assert not hasattr(libraries_missing, 'Kron')
     with pytest.raises(ImportError, match=r"pip install 'schedulefree==\d"):
         OPTIMIZERS.build(dict(type='bocb_mm.AdamWScheduleFree', params=new_params()))
     with pytest.raises(ImportError, match=r"Muon .*timm.*pip install 'timm==\d"):
@@ -173,3 +179,24 @@ def test_registrations_restored_after_the_missing_library_check():
     assert all(extensions.registered_extensions().values())
     built = OPTIMIZERS.build(dict(type='bocb_mm.CautiousAdamW', params=new_params()))
     assert built.defaults['caution'] is True
+
+
+def test_kron_eager_kernels_take_timms_steps(monkeypatch):
+    """``compile_kernels=False`` runs timm's own kernel functions, uncompiled: the same steps,
+    bit for bit, as timm's Kron built where torch.compile is unavailable (its eager path)."""
+    from timm.optim import kron as timm_kron
+    ours_params = new_params()
+    ours = OPTIMIZERS.build(dict(type='bocb_mm.Kron', params=ours_params, compile_kernels=False,
+                                 deterministic=True, **ARGS['Kron']))
+    assert all(getattr(ours, k) is getattr(timm_kron, k) for k in extensions.Kron._KERNELS)
+    monkeypatch.setattr(timm_kron, 'has_dynamo', False)
+    ref_params = new_params()
+    ref = timm_kron.Kron(ref_params, deterministic=True, **ARGS['Kron'])
+    run_steps(ours, ours_params, range(4))
+    run_steps(ref, ref_params, range(4))
+    for mine, theirs in zip(ours_params, ref_params):
+        assert torch.equal(mine, theirs)
+    resumed = OPTIMIZERS.build(dict(type='bocb_mm.Kron', params=new_params(),
+                                    compile_kernels=False, **ARGS['Kron']))
+    resumed.load_state_dict(copy.deepcopy(ours.state_dict()))
+    assert resumed._precond_grad is timm_kron._precond_grad
