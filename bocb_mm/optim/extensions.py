@@ -12,9 +12,12 @@ builder that raises an ``ImportError`` naming the pinned pip package.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import torch
 
 from bocb_mm.optim.zoo import OptimizerInfo, get_info, list_optimizers, missing_library_message
 from bocb_mm.registry import OPTIMIZERS
@@ -59,6 +62,38 @@ else:
                              clipping_threshold=clipping_threshold)
 
 
+
+@contextlib.contextmanager
+def memoized_contraction_paths(cache: dict) -> Iterator[None]:
+    """Within the block, ``torch.einsum`` reuses the contraction path opt_einsum found for an
+    equation and operand shapes (kept in ``cache``) instead of searching it again.
+
+    torch looks the path up through ``opt_einsum.contract_path`` at every call with three or more
+    operands; the block replaces that function with a memoizing one and restores it afterwards.
+    Nothing changes where opt_einsum is unavailable or disabled.
+
+    Args:
+        cache: ``{(equation, shapes, options): contract_path's result}``, kept by the caller.
+    """
+    backend = torch.backends.opt_einsum
+    module = backend.get_opt_einsum() if backend.is_available() else None
+    if module is None:
+        yield
+        return
+    search = module.contract_path
+
+    def contract_path(equation: str, *operands: Any, **options: Any) -> Any:
+        key = (equation, tuple(tuple(op.shape) for op in operands), tuple(sorted(options.items())))
+        if key not in cache:
+            cache[key] = search(equation, *operands, **options)
+        return cache[key]
+
+    module.contract_path = contract_path
+    try:
+        yield
+    finally:
+        module.contract_path = search
+
 try:
     from timm.optim import kron as timm_kron
 except ImportError:  # timm missing: Kron gets the builder that names the package
@@ -74,6 +109,11 @@ else:
         inductor code of a conv kernel's einsum needs ``opt_einsum`` for a sane contraction
         order. ``compile_kernels=False`` runs the same functions eagerly (the same step; on small
         models and short runs, the faster choice). Every other argument is timm's.
+
+        Eagerly, ``torch.einsum`` asks opt_einsum for the contraction path of every multi-operand
+        contraction at every call (on a small CNN, two thirds of the step). The step memoizes
+        those paths per equation and operand shapes (:func:`memoized_contraction_paths`): the
+        same paths, so the same results, found once.
 
         Args:
             params: Parameters or parameter groups.
@@ -94,6 +134,13 @@ else:
             if not getattr(self, 'compile_kernels', True):
                 for kernel in self._KERNELS:
                     setattr(self, kernel, getattr(timm_kron, kernel))
+
+        def step(self, closure: Callable[[], Any] | None = None) -> Any:
+            """timm's step, with the contraction paths of its einsums memoized."""
+            if '_einsum_paths' not in self.__dict__:  # also after unpickling
+                self._einsum_paths: dict = {}
+            with memoized_contraction_paths(self._einsum_paths):
+                return super().step(closure)
 
     _timm_signature = inspect.signature(timm_kron.Kron)
     Kron.__signature__ = _timm_signature.replace(parameters=[

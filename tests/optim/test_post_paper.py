@@ -200,3 +200,25 @@ def test_kron_eager_kernels_take_timms_steps(monkeypatch):
                                     compile_kernels=False, **ARGS['Kron']))
     resumed.load_state_dict(copy.deepcopy(ours.state_dict()))
     assert resumed._precond_grad is timm_kron._precond_grad
+
+
+def test_kron_memoizes_contraction_paths_and_restores_opt_einsum():
+    """The step finds each multi-operand contraction path once (the same paths as opt_einsum's
+    search, hence the steps above equal timm's) and leaves opt_einsum's function as it was."""
+    import opt_einsum
+    search = opt_einsum.contract_path
+    params = new_params()  # the conv kernel has four Kronecker factors: 5-operand einsums
+    kron = OPTIMIZERS.build(dict(type='bocb_mm.Kron', params=params, compile_kernels=False,
+                                 deterministic=True, **ARGS['Kron']))
+    run_steps(kron, params, range(2))
+    found = dict(kron._einsum_paths)
+    assert found and all(len(equation.split('->')[0].split(',')) >= 3 for equation, *_ in found)
+    run_steps(kron, params, range(2, 4))
+    assert kron._einsum_paths.keys() == found.keys()  # nothing searched again
+    assert opt_einsum.contract_path is search
+    eq = 'ab,bc,cd->ad'
+    operands = [torch.randn(2, 3), torch.randn(3, 4), torch.randn(4, 5)]
+    cache: dict = {}
+    with extensions.memoized_contraction_paths(cache):
+        inside = torch.einsum(eq, *operands)
+    assert len(cache) == 1 and torch.equal(inside, torch.einsum(eq, *operands))
