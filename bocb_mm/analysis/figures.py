@@ -501,7 +501,9 @@ def plot_performance_profiles(ratios: pd.DataFrame, area: pd.Series, tau_max: fl
         suffix = ', post-paper' if opt in post_paper else ''
         ax.step(x, y, where='post', label=f'{opt} ({area[opt]:.3f}{suffix})', **styles[opt])
     ax.set_xscale('log')
-    ticks = sorted(set(TAUS) | {float(t) for t in range(3, int(tau_end) + 1)})
+    # the tabled taus but 1.05 (its label would overlap 1 and 1.1), then 1-2-5 steps above 2
+    decades = {m * 10.0 ** k for k in range(0, 4) for m in (1, 2, 5)}
+    ticks = sorted({t for t in TAUS if t != 1.05} | {t for t in decades if 2 < t <= tau_end})
     ax.set_xticks(ticks, [f'{t:g}' for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(1.0, tau_end)

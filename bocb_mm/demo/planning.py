@@ -3,14 +3,17 @@ every trial (:class:`RunWriter`)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import math
 import os
 import os.path as osp
 from pathlib import Path
 
 from bocb_mm.analysis.hparams import typical_hparams
-from bocb_mm.optim import get_info, optimizer_cfg
-from bocb_mm.optim.zoo import study_hparams
+from bocb_mm.optim import get_info
+from bocb_mm.optim.zoo import recommended_hparams
+from bocb_mm.optim.zoo import wrapper_cfg as zoo_wrapper_cfg
 from bocb_mm.sweep.plan import Run, config_fingerprint
 from bocb_mm.sweep.protocol import Pair, Stage, Trial, TuningProtocol
 from bocb_mm.training import TrainOptions
@@ -25,11 +28,11 @@ MINI_BACKBONES = {
 }
 """Mini backbone -> (its config, relative to the repository; the paper backbone it stands for)."""
 
-DEFAULTS = dict(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=1,
+DEFAULTS = dict(lr_factors=(0.316, 1.0, 3.16, 10.0), epochs=10, halving_epochs=3, keep=2,
                 final_seeds=(1, 2, 3), extend_edges=1, stall_top1=20.0)
 """The default protocol (the reasons for each value: ``docs/protocol.md``). ``stall_top1`` is
 twice the chance rate of the 10 digit classes."""
-QUICK = dict(lr_factors=(1.0, 3.16, 10.0), epochs=8, halving_epochs=2, keep=1,
+QUICK = dict(lr_factors=(1.0, 3.16, 10.0), epochs=8, halving_epochs=2, keep=2,
              final_seeds=(1, 2, 3), extend_edges=1, stall_top1=20.0)
 """The ``--quick`` protocol: fewer lrs and epochs."""
 QUICK_OPTIMIZERS = ('SGD-M', 'LION', 'AdamW', 'LAMB', 'AdaBelief', 'RMSProp')
@@ -52,32 +55,81 @@ def build_protocol(args: argparse.Namespace) -> TuningProtocol:
 
 
 def make_pairs(backbones: list[str], optimizers: list[str], protocol: str) -> list[Pair]:
-    """The pairs with their lr / weight decay: typical (``tuned``) or the paper's (``paper``)."""
+    """The pairs with their lr / weight decay: typical (``tuned``) or the CIFAR-100 configs'
+    (``paper``: the paper's table, the post-paper suite's rule) of the backbone a mini backbone
+    stands for."""
     pairs = []
     for mini in backbones:
         for opt in optimizers:
             lr, wd = typical_hparams(opt)
             if protocol == 'paper':
-                lr, wd = study_hparams(opt)[MINI_BACKBONES[mini][1]]
+                lr, wd = recommended_hparams(opt)[MINI_BACKBONES[mini][1]]
             pairs.append(Pair(mini, opt, lr, wd))
     return pairs
 
 
-def wrapper_cfg(optimizer: str, lr: float, weight_decay: float) -> dict:
-    """The optim_wrapper of a run, as the generated configs build it (from the zoo)."""
+DIGITS_BATCH = 100
+"""The demo's batch size (``configs/demo/_base_/digits_8px_bs100.py``)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _post_paper_rules() -> dict:
+    from bocb_mm.configgen.tables import load_post_paper_hparams
+    return load_post_paper_hparams()
+
+
+#: torch's optimizers with a fused CPU kernel; the demo steps the other torch optimizers with
+#: their multi-tensor (``foreach``) kernels. Both compute the for-loop's update (the default on
+#: CPU) in fewer operations, which is most of an optimizer step on the mini backbones.
+FUSED_ON_CPU = frozenset({'SGD', 'Adam', 'AdamW', 'Adagrad'})
+
+
+def optimizer_args(optimizer: str, run_iters: int) -> dict:
+    """The fixed arguments of an optimizer in the demo.
+
+    The paper's 20 take their configs' (the zoo's defaults); torch's classes among them also
+    their fused or multi-tensor kernel (:data:`FUSED_ON_CPU`). The post-paper suite takes its
+    CIFAR-100 configs' (the table's run-length arguments taken as the demo run's ``run_iters``),
+    and Kron runs its kernels uncompiled (short CPU runs: a compilation per parameter shape costs
+    more than it saves).
+    """
     info = get_info(optimizer)
-    return dict(type=info.wrapper,
-                optimizer=optimizer_cfg(info.name, lr=lr, weight_decay=weight_decay))
+    if info.is_torch:
+        return {'fused' if info.class_name in FUSED_ON_CPU else 'foreach': True}
+    if info.suite != 'post-paper':
+        return {}
+    from bocb_mm.configgen.fragments import post_paper_args
+    args = post_paper_args(_post_paper_rules()[info.name], run_iters)
+    if info.name == 'Kron':
+        args['compile_kernels'] = False
+    return args
 
 
-def schedule(epochs: int) -> list[dict]:
-    """One epoch of linear warm-up (when there is more than one), then cosine decay to zero."""
+def wrapper_cfg(optimizer: str, lr: float, weight_decay: float, run_iters: int) -> dict:
+    """The optim_wrapper of a run, as the generated configs build it (from the zoo: the wrapper,
+    the constructor Muon needs, :func:`optimizer_args`)."""
+    return zoo_wrapper_cfg(optimizer, lr=lr, weight_decay=weight_decay,
+                           **optimizer_args(optimizer, run_iters))
+
+
+def warmup_only(optimizer: str) -> bool:
+    """Whether the optimizer's configs keep only the warm-up of the schedule (Schedule-Free)."""
+    info = get_info(optimizer)
+    return info.suite == 'post-paper' and _post_paper_rules()[info.name].schedule == 'warmup-only'
+
+
+def schedule(epochs: int, optimizer: str | None = None) -> list[dict]:
+    """One epoch of linear warm-up (when there is more than one), then cosine decay to zero; for
+    a :func:`warmup_only` optimizer the warm-up alone, then the constant lr."""
+    warmup = dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+                  convert_to_iter_based=True)
+    if optimizer is not None and warmup_only(optimizer):
+        return [warmup] if epochs > 1 else []
     cosine = dict(type='CosineAnnealingLR', by_epoch=True, begin=min(1, epochs - 1), end=epochs,
                   eta_min=0.0, convert_to_iter_based=True)
     if epochs == 1:
         return [cosine]
-    return [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-                 convert_to_iter_based=True), cosine]
+    return [warmup, cosine]
 
 
 def slug(optimizer: str) -> str:
@@ -155,18 +207,21 @@ class RunWriter:
             bocb['data_digest'] = self.roots['digest']
         checkpoint = (dict(interval=epochs, save_last=True) if self._saves(trial)
                       else dict(interval=-1, save_last=False))
+        split_size = self.roots['train' if final else 'fit']
+        run_iters = self.epochs * math.ceil(split_size / DIGITS_BATCH)
+        wrapper = wrapper_cfg(pair.optimizer, trial.lr, pair.weight_decay, run_iters)
         return (f'# {pair.backbone} x {pair.optimizer}, lr {trial.lr:.3g}, stage {stage} '
                 f'({epochs} of a {self.epochs}-epoch schedule; {split})\n'
                 f'_base_ = [{osp.join(REPO, base)!r}]\n'
                 f'bocb = {bocb!r}\n'
-                f'optim_wrapper = {wrapper_cfg(pair.optimizer, trial.lr, pair.weight_decay)!r}\n'
+                f'optim_wrapper = {wrapper!r}\n'
                 f'data_root = {root!r}\n'
                 f'train_dataloader = dict(dataset=dict(data_root={root!r}))\n'
                 f'val_dataloader = dict(dataset=dict(data_root={root!r}))\n'
                 f'test_dataloader = val_dataloader\n'
                 f'max_epochs = {epochs}\n'
                 f'train_cfg = dict(max_epochs={epochs}, val_interval={epochs})\n'
-                f'param_scheduler = {schedule(self.epochs)!r}\n'
+                f'param_scheduler = {schedule(self.epochs, pair.optimizer)!r}\n'
                 f'default_hooks = dict(checkpoint={checkpoint!r})\n')
 
     def config_path(self, trial: Trial) -> str:

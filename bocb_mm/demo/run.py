@@ -120,7 +120,7 @@ def describe(name: str, protocol: TuningProtocol, sizes: dict) -> dict:
     data = dict(dataset='digits', image_size=8,
                 **{split: sizes[split] for split in ('train', 'fit', 'val', 'test')})
     if name == 'paper':
-        return dict(name='paper', data=data, hparams='bocb_mm.optim.zoo.study_hparams',
+        return dict(name='paper', data=data, hparams='bocb_mm.optim.zoo.recommended_hparams',
                     epochs=protocol.epochs, final_seeds=list(protocol.final_seeds),
                     docs='docs/protocol.md')
     return dict(name='tuned', data=data, hparams='bocb_mm.analysis.hparams.typical_hparams',
@@ -129,11 +129,13 @@ def describe(name: str, protocol: TuningProtocol, sizes: dict) -> dict:
 
 def print_table(summary: dict) -> None:
     """The final table and the coupling differences beyond their CIs, for the terminal."""
-    print(f'{"backbone":14s} {"optimizer":10s} {"lr":>9s} {"test":>6s} {"CI":>15s} seeds')
-    for r in summary['final_table'] or []:
+    rows = summary['final_table'] or []
+    width = max([len('optimizer')] + [len(r['optimizer']) for r in rows])
+    print(f'{"backbone":14s} {"optimizer":{width}s} {"lr":>9s} {"test":>6s} {"CI":>15s} seeds')
+    for r in rows:
         ci = (f'[{r["ci_low"]:.2f}, {r["ci_high"]:.2f}]' if r.get('ci_low') is not None
               else '-')
-        print(f'{r["backbone"]:14s} {r["optimizer"]:10s} {r["lr"]:9.3g} {r["test_mean"]:6.2f} '
+        print(f'{r["backbone"]:14s} {r["optimizer"]:{width}s} {r["lr"]:9.3g} {r["test_mean"]:6.2f} '
               f'{ci:>15s} {r["n_seeds"]}' + (f' ({r["n_diverged"]} diverged)'
                                              if r['n_diverged'] else ''))
     diffs = summary.get('coupling_differences') or {}
@@ -180,7 +182,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """
     start = time.time()
     protocol = build_protocol(args)
-    default = QUICK_OPTIMIZERS if args.quick else list_optimizers()
+    default = QUICK_OPTIMIZERS if args.quick else list_optimizers('all')
     optimizers = [get_info(o).name for o in (args.optimizers or default)]
     out = osp.abspath(args.out)
     mark_output(out)

@@ -14,7 +14,8 @@ from bocb_mm.demo.cli import parse_args
 from bocb_mm.demo.planning import (DEFAULTS, MINI_BACKBONES, RunWriter, build_protocol,
                                    make_pairs)
 from bocb_mm.demo.run import describe, timing
-from bocb_mm.optim.zoo import study_hparams
+from bocb_mm.optim.config_check import check_optim_cfg
+from bocb_mm.optim.zoo import recommended_hparams, study_hparams
 from bocb_mm.sweep.protocol import Pair, Stage, Trial
 
 
@@ -30,15 +31,18 @@ def test_pairs_take_the_typical_or_the_papers_hyper_parameters() -> None:
         ('mini-resnet', 'SGD-M'), ('mini-resnet', 'AdamW'), ('mini-vit', 'SGD-M'),
         ('mini-vit', 'AdamW')]
     assert all((p.typical_lr, p.weight_decay) == typical_hparams(p.optimizer) for p in tuned)
-    paper = make_pairs(['mini-vit'], ['LARS'], 'paper')
+    paper = make_pairs(['mini-vit'], ['LARS', 'Muon'], 'paper')
+    stands_for = MINI_BACKBONES['mini-vit'][1]
     assert [(p.typical_lr, p.weight_decay) for p in paper] == [
-        study_hparams('LARS')[MINI_BACKBONES['mini-vit'][1]]]
+        study_hparams('LARS')[stands_for], recommended_hparams('Muon')[stands_for]]
+    post_paper = make_pairs(['mini-vit'], ['Kron'], 'tuned')  # the rule's values, typical
+    assert (post_paper[0].typical_lr, post_paper[0].weight_decay) == typical_hparams('Kron')
 
 
 def test_protocol_settings_from_the_command_line(tmp_path: Path) -> None:
     default = build_protocol(parse_args(['--out', str(tmp_path)]))
     assert default.lr_factors == DEFAULTS['lr_factors'] and default.halving_epochs == 3
-    assert default.selection_stage is Stage.RUNG0  # keep=1: the first rung chooses
+    assert default.keep == 2 and default.selection_stage is Stage.RUNG1  # chosen at full budget
     custom = build_protocol(parse_args(['--out', str(tmp_path), '--lr-factors', '1', '3.16',
                                         '--keep', '5', '--final-seeds', '4', '5']))
     assert custom.keep == 1 and custom.final_seeds == (4, 5)  # keep clamped below the grid
@@ -83,6 +87,36 @@ def test_a_rung1_run_resumes_its_rung0_checkpoint(tmp_path: Path, sizes: dict) -
     assert writer(rung0).options.resume is None
 
 
+
+def _loaded_trial(writer: RunWriter, optimizer: str, stage: Stage = Stage.FINAL) -> Config:
+    lr, wd = typical_hparams(optimizer)
+    return Config.fromfile(writer(Trial(Pair('mini-vit', optimizer, lr, wd), lr, stage, 1)).config)
+
+
+def test_post_paper_trials_take_their_configs_arguments(tmp_path: Path, sizes: dict) -> None:
+    """Muon's wrapper names the constructor that routes it; Schedule-Free keeps the warm-up
+    only (the config check refuses a decaying schedule); AdEMAMix warms its alpha / beta3 up
+    over the whole run (the full budget, also in the first rung); Kron's kernels run eagerly."""
+    writer = RunWriter(str(tmp_path), sizes, epochs=6, halving_epochs=2, keep_checkpoints=set())
+    muon = _loaded_trial(writer, 'Muon')
+    assert muon.optim_wrapper.constructor == 'bocb_mm.BOCBOptimWrapperConstructor'
+    assert muon.optim_wrapper.optimizer.type == 'bocb_mm.Muon'
+    schedule_free = _loaded_trial(writer, 'Schedule-Free AdamW')
+    assert [s['type'] for s in schedule_free.param_scheduler] == ['LinearLR']
+    check_optim_cfg(schedule_free.to_dict())
+    iters_per_epoch = -(-sizes['fit'] // 100)
+    for stage in (Stage.RUNG0, Stage.RUNG1):
+        ademamix = _loaded_trial(writer, 'AdEMAMix', stage).optim_wrapper.optimizer
+        assert ademamix.t_alpha_beta3 == 6 * iters_per_epoch and ademamix.alpha == 8.0
+    assert _loaded_trial(writer, 'Kron').optim_wrapper.optimizer.compile_kernels is False
+    adamw = _loaded_trial(writer, 'AdamW')  # torch's: its fused kernel, the same update
+    assert adamw.optim_wrapper.optimizer == dict(type='AdamW', lr=adamw.bocb.lr,
+                                                 weight_decay=0.05, fused=True)
+    assert [s['type'] for s in adamw.param_scheduler] == ['LinearLR', 'CosineAnnealingLR']
+    assert _loaded_trial(writer, 'RAdam').optim_wrapper.optimizer.foreach is True
+    assert set(_loaded_trial(writer, 'LAMB').optim_wrapper.optimizer) == {
+        'type', 'lr', 'weight_decay'}  # ours: the zoo's config, as in the CIFAR-100 configs
+
 def test_an_unchanged_config_is_not_written_again(tmp_path: Path, sizes: dict) -> None:
     writer = RunWriter(str(tmp_path), sizes, epochs=2, halving_epochs=None, keep_checkpoints=set())
     trial = Trial(Pair('mini-convnext', 'LAMB', 5e-3, 0.02), 5e-3, Stage.FINAL, 3)
@@ -111,14 +145,14 @@ def test_reported_protocol_is_data(tmp_path: Path, sizes: dict) -> None:
     assert tuned['name'] == 'tuned' and tuned['docs'] == 'docs/protocol.md'
     assert tuned['data'] == dict(dataset='digits', image_size=8, train=1438, fit=1151,
                                  val=sizes['val'], test=359)
-    assert tuned['successive_halving'] == dict(first_rung_epochs=3, keep=1, of=4)
-    assert tuned['selection'] == dict(stage='rung0', epochs=3)
+    assert tuned['successive_halving'] == dict(first_rung_epochs=3, keep=2, of=4)
+    assert tuned['selection'] == dict(stage='rung1', epochs=10)
     assert tuned['stall_top1'] == 20.0 and tuned['extend_edges'] == 1
-    assert tuned['cost_per_pair'] == dict(trainings=7, extra_first_rung_trainings_at_most=1,
-                                          epochs=42.0)  # 4 x 3 + 3 x 10
+    assert tuned['cost_per_pair'] == dict(trainings=9, extra_first_rung_trainings_at_most=1,
+                                          epochs=56.0)  # 4 x 3 + 2 x 7 + 3 x 10
     paper = describe('paper', build_protocol(parse_args(['--out', str(tmp_path), '--protocol',
                                                          'paper'])), sizes)
-    assert paper['hparams'] == 'bocb_mm.optim.zoo.study_hparams' and paper['final_seeds'] == [
+    assert paper['hparams'] == 'bocb_mm.optim.zoo.recommended_hparams' and paper['final_seeds'] == [
         1, 2, 3]
     assert json.loads(json.dumps(tuned)) == tuned
     assert max(len(s) for s in _strings([tuned, paper])) < 50  # names, not sentences

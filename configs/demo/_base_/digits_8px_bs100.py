@@ -19,10 +19,14 @@ test_pipeline = train_pipeline
 # once per image and worker process, not once per image, epoch and run (a fifth of a run's time)
 _dataset = dict(type='bocb_mm.PackedCIFAR100', data_root=data_root,
                 metainfo=dict(classes=classes), serialize_data=False)
-train_dataloader = dict(batch_size=100, num_workers=0,
+# default_collate stacks the images into one uint8 tensor, which mmpretrain's data preprocessor
+# normalises in one operation (pseudo_collate: a list it normalises image by image, 300 small
+# operations per batch); the data samples stay a list either way
+_collate = dict(type='default_collate')
+train_dataloader = dict(batch_size=100, num_workers=0, collate_fn=_collate,
                         dataset=dict(_dataset, split='train', pipeline=train_pipeline),
                         sampler=dict(type='DefaultSampler', shuffle=True))
-val_dataloader = dict(batch_size=500, num_workers=0,
+val_dataloader = dict(batch_size=500, num_workers=0, collate_fn=_collate,
                       dataset=dict(_dataset, split='test', pipeline=test_pipeline),
                       sampler=dict(type='DefaultSampler', shuffle=False))
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
