@@ -6,6 +6,7 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from torch import nn
 
@@ -58,10 +59,20 @@ BACKBONES = {
 }
 
 
+
+@pytest.fixture(autouse=True)
+def root_scope():
+    """Each test resolves unprefixed types in mmengine's root scope (``'Muon'``: torch's), as
+    a config without ``default_scope`` does, whatever scope an earlier test's Runner left."""
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        yield
+
 def _model(name: str) -> nn.Module:
+    """A classifier built in mmpretrain's scope (whatever default scope an earlier Runner left)."""
     kwargs, _ = BACKBONES[name]
     torch.manual_seed(0)
-    return MODELS.build(classifier_cfg(name, num_classes=10, **kwargs))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(classifier_cfg(name, num_classes=10, **kwargs))
 
 
 def _routes(optim_wrapper) -> dict[int, bool]:
